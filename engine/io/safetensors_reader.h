@@ -7,9 +7,11 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace editclip {
@@ -59,5 +61,12 @@ void write_safetensors(const std::string& path,
                        const std::map<std::string, std::string>& metadata = {});
 void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+// Brace lists, `write_safetensors(path, {{"a", a}, {"b", b}})`, would be ambiguous between the
+// two overloads above; this one takes them and keeps their order.
+inline void write_safetensors(const std::string& path,
+                              std::initializer_list<std::pair<std::string, at::Tensor>> tensors,
+                              const std::map<std::string, std::string>& metadata = {}) {
+  write_safetensors(path, std::vector<std::pair<std::string, at::Tensor>>(tensors), metadata);
+}
 
 }  // namespace editclip

@@ -46,6 +46,20 @@ class WeightStore {
   const WeightOptions& options() const { return options_; }
   bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
   std::vector<std::string> names() const;
+  // Shape of a checkpoint tensor before binding, for sizes a config leaves open (e.g. the number
+  // of ImageProj extra tokens); nullopt when the checkpoints do not hold it.
+  std::optional<std::vector<int64_t>> stored_shape(const std::string& name) const {
+    auto it = tensors_.find(name);
+    if (it == tensors_.end()) return std::nullopt;
+    return it->second.sizes().vec();
+  }
+  // Accepts a checkpoint tensor the model does not need (e.g. the int64 `position_ids` buffers of
+  // older HF checkpoints) so that require_all_used() does not flag it; true if it was present.
+  bool consume_optional(const std::string& name) {
+    if (!tensors_.count(name)) return false;
+    used_.insert(name);
+    return true;
+  }
 
   // Returns the tensor `name`, which must have exactly `shape`. Floating tensors are converted to
   // options().dtype (or `keep_dtype` when given, e.g. fp32 norms) and moved to options().device.

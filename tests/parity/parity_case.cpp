@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/core/error.h"
+#include "engine/io/weight_store.h"  // shape_string
 
 namespace fs = std::filesystem;
 
