@@ -1,0 +1,222 @@
+#include "engine/image/image_io.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "engine/core/error.h"
+
+namespace editclip {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw_error(path, ": no such file");
+  if (fs::is_directory(path, ec)) throw_error(path, ": is a folder, expected an image file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_error(path, ": cannot open (check the file's permissions)");
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  if (in.bad()) throw_error(path, ": read error");
+  return bytes;
+}
+
+// Sample (y, x, c) of an OpenCV image of any supported depth, as a double in source units.
+double sample(const cv::Mat& m, int y, int x, int c) {
+  const int cn = m.channels();
+  switch (m.depth()) {
+    case CV_8U:
+      return m.ptr<uint8_t>(y)[x * cn + c];
+    case CV_16U:
+      return m.ptr<uint16_t>(y)[x * cn + c];
+    case CV_32F:
+      return m.ptr<float>(y)[x * cn + c];
+    case CV_64F:
+      return m.ptr<double>(y)[x * cn + c];
+  }
+  return 0;
+}
+
+uint8_t to_u8(double v, double max_value) {
+  if (!(v > 0)) return 0;  // also NaN
+  const double scaled = std::round(v * 255.0 / max_value);
+  return static_cast<uint8_t>(std::min(scaled, 255.0));
+}
+
+}  // namespace
+
+LoadedImage load_image_rgb(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file(path);
+  cv::Mat decoded;
+  if (!bytes.empty()) {
+    try {
+      // IMREAD_UNCHANGED keeps alpha and 16-bit samples, and (like PIL.Image.open) does not apply
+      // the EXIF orientation.
+      decoded = cv::imdecode(
+          cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<uint8_t*>(bytes.data())),
+          cv::IMREAD_UNCHANGED);
+    } catch (const cv::Exception&) {
+      decoded.release();
+    }
+  }
+  if (decoded.empty() || decoded.dims != 2 || decoded.channels() < 1 || decoded.channels() > 4)
+    throw_error(path, ": cannot decode image (unsupported or corrupt file)");
+
+  LoadedImage out;
+  const int h = decoded.rows, w = decoded.cols, cn = decoded.channels();
+  out.rgb = at::empty({h, w, 3}, at::TensorOptions().dtype(at::kByte));
+  uint8_t* dst = out.rgb.data_ptr<uint8_t>();
+
+  if (decoded.depth() == CV_8U && cn == 3) {  // the common case: BGR -> RGB
+    cv::Mat rgb(h, w, CV_8UC3, dst);
+    cv::cvtColor(decoded, rgb, cv::COLOR_BGR2RGB);
+    return out;
+  }
+
+  double max_value = 0;
+  switch (decoded.depth()) {
+    case CV_8U:
+      max_value = 255;
+      break;
+    case CV_16U:
+      max_value = 65535;
+      out.notes.push_back("converted 16-bit to 8-bit");
+      break;
+    case CV_32F:
+    case CV_64F:
+      max_value = 1.0;
+      out.notes.push_back("converted floating-point samples to 8-bit (clamped to [0, 1])");
+      break;
+    default:
+      throw_error(path, ": unsupported sample format (expected 8-bit, 16-bit or float images)");
+  }
+  const bool gray = cn <= 2, alpha = cn == 2 || cn == 4;
+  if (gray) out.notes.push_back("converted grayscale to RGB");
+  bool translucent = false;
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      double rgb[3];
+      if (gray) {
+        rgb[0] = rgb[1] = rgb[2] = sample(decoded, y, x, 0);
+      } else {  // OpenCV order is BGR(A)
+        rgb[0] = sample(decoded, y, x, 2);
+        rgb[1] = sample(decoded, y, x, 1);
+        rgb[2] = sample(decoded, y, x, 0);
+      }
+      if (alpha) {
+        const double a = std::clamp(sample(decoded, y, x, cn - 1), 0.0, max_value);
+        if (a < max_value) {
+          translucent = true;
+          // Over a white background, in source units.
+          for (double& c : rgb) c = (c * a + max_value * (max_value - a)) / max_value;
+        }
+      }
+      uint8_t* p = dst + (static_cast<int64_t>(y) * w + x) * 3;
+      for (int c = 0; c < 3; ++c) p[c] = to_u8(rgb[c], max_value);
+    }
+  }
+  if (alpha)
+    out.notes.push_back(translucent ? "composited the alpha channel over white"
+                                    : "dropped the alpha channel (fully opaque)");
+  return out;
+}
+
+void save_image(const std::string& path, const at::Tensor& hwc_u8) {
+  if (!hwc_u8.defined() || hwc_u8.dim() != 3 || hwc_u8.scalar_type() != at::kByte ||
+      (hwc_u8.size(2) != 1 && hwc_u8.size(2) != 3 && hwc_u8.size(2) != 4) || hwc_u8.size(0) < 1 ||
+      hwc_u8.size(1) < 1)
+    throw_error(path, ": cannot save: expected a non-empty [H,W,3] uint8 image");
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  std::vector<int> params;
+  bool keeps_alpha = true;
+  if (ext == ".png") {
+    params = {cv::IMWRITE_PNG_COMPRESSION, 3};
+  } else if (ext == ".jpg" || ext == ".jpeg") {
+    params = {cv::IMWRITE_JPEG_QUALITY, 95};
+    keeps_alpha = false;
+  } else if (ext == ".bmp") {
+    keeps_alpha = false;
+  } else if (ext != ".webp" && ext != ".tif" && ext != ".tiff") {
+    throw_error(path, ": unknown image file extension '", ext, "' (use .png or .jpg)");
+  }
+  const int64_t channels = hwc_u8.size(2);
+  if (channels == 4 && !keeps_alpha)
+    throw_error(path, ": ", ext, " cannot store an alpha channel (save as .png)");
+
+  const at::Tensor src = hwc_u8.to(at::kCPU).contiguous();
+  const int h = static_cast<int>(src.size(0)), w = static_cast<int>(src.size(1));
+  cv::Mat rgb(h, w, CV_8UC(static_cast<int>(channels)), src.data_ptr<uint8_t>());
+  cv::Mat bgr;
+  if (channels == 3)
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  else if (channels == 4)
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGBA2BGRA);
+  else
+    bgr = rgb;
+  std::vector<uchar> encoded;
+  bool ok = false;
+  try {
+    ok = cv::imencode(ext, bgr, encoded, params);
+  } catch (const cv::Exception& e) {
+    throw_error(path, ": cannot encode image: ", first_line(e.what()));
+  }
+  if (!ok || encoded.empty()) throw_error(path, ": cannot encode image as ", ext);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw_error(path, ": cannot write file (does the folder exist and is it writable?)");
+  out.write(reinterpret_cast<const char*>(encoded.data()),
+            static_cast<std::streamsize>(encoded.size()));
+  out.close();
+  if (!out) throw_error(path, ": write failed (disk full?)");
+}
+
+at::Tensor image_to_tensor_m11(const at::Tensor& hwc_u8) {
+  if (!hwc_u8.defined() || hwc_u8.dim() != 3 || hwc_u8.scalar_type() != at::kByte ||
+      hwc_u8.size(2) != 3)
+    throw_error("image_to_tensor_m11: expected an [H,W,3] uint8 image");
+  float table[256];
+  for (int v = 0; v < 256; ++v) {
+    // float32 division by 255, then 2x - 1, each rounded to float32 as numpy/torch do.
+    const float unit = static_cast<float>(v) / 255.0f;
+    table[v] = 2.0f * unit - 1.0f;
+  }
+  const at::Tensor src = hwc_u8.to(at::kCPU).contiguous();
+  const int64_t h = src.size(0), w = src.size(1), plane = h * w;
+  at::Tensor out = at::empty({1, 3, h, w}, at::TensorOptions().dtype(at::kFloat));
+  const uint8_t* in = src.data_ptr<uint8_t>();
+  float* o = out.data_ptr<float>();
+  for (int64_t i = 0; i < plane; ++i)
+    for (int64_t c = 0; c < 3; ++c) o[c * plane + i] = table[in[i * 3 + c]];
+  return out;
+}
+
+at::Tensor tensor01_to_u8(const at::Tensor& nchw01) {
+  at::Tensor t = nchw01;
+  if (t.defined() && t.dim() == 4) {
+    if (t.size(0) != 1) throw_error("tensor01_to_u8: expected a batch of 1 image, got ", t.size(0));
+    t = t[0];
+  }
+  if (!t.defined() || t.dim() != 3 || t.size(0) != 3 || !t.is_floating_point())
+    throw_error("tensor01_to_u8: expected a [1,3,H,W] or [3,H,W] floating-point image");
+  const at::Tensor src = t.detach().to(at::kCPU, at::kFloat).permute({1, 2, 0}).contiguous();
+  at::Tensor out = at::empty(src.sizes(), src.options().dtype(at::kByte));
+  const float* in = src.data_ptr<float>();
+  uint8_t* o = out.data_ptr<uint8_t>();
+  for (int64_t i = 0, n = src.numel(); i < n; ++i) {
+    const float scaled = in[i] * 255.0f;
+    const float r = std::nearbyint(scaled);  // numpy rounds half to even
+    o[i] = !(r > 0) ? 0 : (r >= 255 ? 255 : static_cast<uint8_t>(r));
+  }
+  return out;
+}
+
+}  // namespace editclip
