@@ -1,5 +1,52 @@
+// editclip: the companion CLI (weights, editing, scoring, benchmarks) over the engine API.
+#include <cstring>
 #include <iostream>
-int main() {
-  std::cout << "editclip: under construction\n";
-  return 0;
+#include <string>
+
+#include "cli/commands.h"
+#include "engine/core/error.h"
+
+namespace {
+
+const char* kUsage = R"(usage: editclip <command> [options]
+
+commands:
+  apply     apply the edit shown by a before/after pair to a query image
+  embed     compute the edit embedding of a pair (safetensors)
+  score     EC2T, EC2EC, CLIP-based metrics and LPIPS of an edit
+  inspect   check a model folder: every tensor's name, shape and dtype
+  convert   convert/cast a checkpoint (.safetensors, .pt) to safetensors
+  bench     time the full-size models on this machine (prints JSON)
+
+`editclip <command> --help` for the options of each command.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  try {
+    using namespace editclip::cli;
+    if (command == "apply") return cmd_apply(argc, argv);
+    if (command == "embed") return cmd_embed(argc, argv);
+    if (command == "score") return cmd_score(argc, argv);
+    if (command == "inspect") return cmd_inspect(argc, argv);
+    if (command == "convert") return cmd_convert(argc, argv);
+    if (command == "bench") return cmd_bench(argc, argv);
+    std::cerr << "editclip: unknown command '" << command << "' (see editclip --help)\n";
+    return 2;
+  } catch (const editclip::Error& e) {
+    std::cerr << "editclip " << command << ": error: " << editclip::first_line(e.what()) << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    // LibTorch errors carry a backtrace after the first line.
+    std::cerr << "editclip " << command << ": internal error: " << editclip::first_line(e.what())
+              << "\n";
+    return 3;
+  }
 }

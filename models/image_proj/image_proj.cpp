@@ -50,6 +50,15 @@ ImageProj ImageProj::load(const std::string& path, int64_t clip_dim, int64_t cro
     store.add_safetensors(file);
   else
     store.add_torch_checkpoint(file);
+  // clip_dim <= 0: take the EditCLIP width the projection was trained for from the checkpoint.
+  if (clip_dim <= 0) {
+    auto shape = store.stored_shape("proj.weight");
+    if (!shape || shape->size() != 2)
+      throw_error(file,
+                  ": tensor 'proj.weight' is missing or not 2-D; not an ImageProjModel "
+                  "checkpoint");
+    clip_dim = (*shape)[1];
+  }
   ImageProj model(store, clip_dim, cross_dim);
   store.require_all_used();
   return model;

@@ -22,6 +22,7 @@ class ImageProj {
 
   // `path`: a .pt/.pth checkpoint, a .safetensors file, or a folder holding
   // image_proj_model.safetensors or image_proj_model.pt.
+  // clip_dim <= 0 takes the width the checkpoint was trained for.
   static ImageProj load(const std::string& path, int64_t clip_dim, int64_t cross_dim,
                         WeightOptions opts = {});
 

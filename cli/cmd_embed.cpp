@@ -1,0 +1,61 @@
+#include <iostream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/progress_printer.h"
+#include "engine/core/error.h"
+#include "engine/editclip.h"
+
+namespace editclip::cli {
+
+namespace {
+const char* kHelp =
+    R"(usage: editclip embed --clip DIR --before A --after B --out E.safetensors [options]
+
+Writes the edit embedding of the pair: `last_hidden_state` [1, tokens, width] (what conditions the
+editor) and `image_embeds` [1, projection] (what the metrics compare), as safetensors.
+Several pairs (--before/--after repeated in order) are averaged into one embedding.
+
+  --size N        the authors' pair resize before CLIP preprocessing (256)
+  --device D      auto | cpu | cuda      --precision P   fp32 | fp16 | bf16
+  --threads N     CPU threads            --quiet         no progress output
+)";
+}  // namespace
+
+int cmd_embed(int argc, char** argv) {
+  Args args(argc, argv, 2,
+            {"clip", "before", "after", "out", "size", "device", "precision", "threads"},
+            {"help", "quiet"});
+  if (args.has("help")) {
+    std::cout << kHelp;
+    return 0;
+  }
+  const std::string clip = args.require("clip", "(the EditCLIP model folder)");
+  const std::string out = args.require("out", "(the .safetensors file to write)");
+  auto befores = args.get_all("before"), afters = args.get_all("after");
+  if (befores.empty() || befores.size() != afters.size())
+    throw_error("give the exemplar pair(s) as --before A --after B (as many --before as --after)");
+  std::string note;
+  const int size = round_size_to_multiple_of_8(args.get_int("size", 256), &note);
+  if (!note.empty()) std::cerr << "note: " << note << "\n";
+  std::vector<std::pair<RgbImage, RgbImage>> pairs;
+  std::vector<std::string> notes;
+  for (size_t i = 0; i < befores.size(); ++i)
+    pairs.emplace_back(read_image(befores[i], &notes), read_image(afters[i], &notes));
+  for (auto& n : notes) std::cerr << "note: " << n << "\n";
+
+  Engine engine(
+      {args.get("device", "auto"), args.get("precision", "fp32"), args.get_int("threads", 0)});
+  ProgressPrinter progress(args.has("quiet"));
+  engine.load_editclip(clip);
+  std::vector<EditEmbedding> all;
+  for (auto& [b, a] : pairs) all.push_back(engine.embed(b, a, size, progress.callback()));
+  progress.finish();
+  EditEmbedding e = all.size() == 1 ? all[0] : EditEmbedding::average(all);
+  e.save(out, {{"pairs", std::to_string(all.size())}, {"resize", std::to_string(size)}});
+  std::cerr << "wrote " << out << " (" << all.size() << " pair" << (all.size() > 1 ? "s" : "")
+            << ")\n";
+  return 0;
+}
+
+}  // namespace editclip::cli

@@ -1,0 +1,80 @@
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "engine/core/error.h"
+#include "engine/editclip.h"
+
+namespace editclip::cli {
+
+namespace {
+const char* kHelp = R"(usage: editclip score --clip DIR [inputs] [options]
+
+Computes every metric the inputs allow:
+  EC2T       cos(EditCLIP([query, output]), EditCLIP-text(instruction))     needs --query --output --instruction
+  EC2EC      cos(EditCLIP([before, after]), EditCLIP([query, output]))      needs the pair and --query --output
+  CLIP_score, CLIP_directional, CLIP_directional_instruction, VISII_directional
+             plain-CLIP baselines                                            needs --clip-baseline
+  LPIPS      LPIPS(query, output)                                            needs --lpips
+
+  --clip DIR             EditCLIP folder          --clip-baseline DIR   plain 3-channel CLIP folder
+  --lpips DIR            LPIPS weights folder (<net>_features + lin_<net>_v0.1)   --lpips-net vgg|alex
+  --before, --after      exemplar pair            --query, --output     the edit being judged
+  --instruction TEXT     --caption-query TEXT     --caption-output TEXT
+  --json                 print JSON instead of a table
+  --device D  --precision P  --threads N
+)";
+}  // namespace
+
+int cmd_score(int argc, char** argv) {
+  Args args(argc, argv, 2,
+            {"clip", "clip-baseline", "lpips", "lpips-net", "before", "after", "query", "output",
+             "instruction", "caption-query", "caption-output", "device", "precision", "threads"},
+            {"help", "json"});
+  if (args.has("help")) {
+    std::cout << kHelp;
+    return 0;
+  }
+  const std::string clip = args.require("clip", "(the EditCLIP model folder)");
+  Engine::ScoreInput in;
+  std::vector<std::string> notes;
+  auto image = [&](const char* name, RgbImage& target) {
+    if (args.has(name)) target = read_image(args.get(name), &notes);
+  };
+  image("before", in.before);
+  image("after", in.after);
+  image("query", in.query);
+  image("output", in.output);
+  in.instruction = args.get("instruction");
+  in.caption_query = args.get("caption-query");
+  in.caption_output = args.get("caption-output");
+  if (in.query.empty() || in.output.empty())
+    throw_error("give the edit to judge: --query (the original) and --output (the edited result)");
+
+  Engine engine(
+      {args.get("device", "auto"), args.get("precision", "fp32"), args.get_int("threads", 0)});
+  engine.load_editclip(clip);
+  if (args.has("clip-baseline")) engine.load_clip_baseline(args.get("clip-baseline"));
+  if (args.has("lpips")) engine.load_lpips(args.get("lpips"), args.get("lpips-net", "vgg"));
+  auto scores = engine.score(in);
+  for (auto& n : notes) std::cerr << "note: " << n << "\n";
+  if (scores.empty())
+    throw_error(
+        "no metric could be computed from the given inputs (see --help for what each needs)");
+  if (args.has("json")) {
+    nlohmann::json j = nlohmann::json::object();
+    for (auto& [k, v] : scores) j[k] = v;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << std::left << std::setw(30) << "metric"
+              << "value\n";
+    for (auto& [k, v] : scores)
+      std::cout << std::left << std::setw(30) << k << std::fixed << std::setprecision(6) << v
+                << "\n";
+  }
+  return 0;
+}
+
+}  // namespace editclip::cli

@@ -1,0 +1,112 @@
+// EditCLIP engine: the one API the CLI and the GIMP plug-in call.
+//
+// It hides LibTorch entirely (plain pixels and strings in, pixels and numbers out), so front ends
+// compile without Torch headers and the plug-in can load the engine library lazily.
+//
+//   editclip::Engine engine({"auto", "fp32"});
+//   engine.load_editclip("/models/EditCLIP");
+//   engine.load_editor("/models/EditCLIP-IP2P");
+//   auto edit = engine.embed(before, after);
+//   editclip::RgbImage result = engine.apply(edit, query, params, on_progress);
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace editclip {
+
+struct Progress;
+using ProgressCallback = std::function<bool(const Progress&)>;  // see engine/pipelines/progress.h
+
+// Interleaved 8-bit RGB, row-major, no padding.
+struct RgbImage {
+  int width = 0, height = 0;
+  std::vector<uint8_t> pixels;  // width * height * 3
+  bool empty() const { return width <= 0 || height <= 0; }
+};
+
+struct EngineOptions {
+  std::string device = "auto";     // auto | cpu | cuda
+  std::string precision = "fp32";  // weight storage: fp32 | fp16 | bf16
+  int threads = 0;                 // CPU intra-op threads, 0 = all
+};
+
+struct ApplyParams {
+  int steps = 50;
+  uint64_t seed = 0;
+  double guidance = 7.0;
+  double image_guidance = 1.5;
+  int size = 256;  // processing size: the query is scaled to about size*size pixels (aspect kept,
+                   // sides multiples of 8); a square query becomes exactly size x size.
+};
+
+// An edit embedding, computed once from an exemplar pair and reused for many queries. Saved as
+// safetensors with `last_hidden_state` and `image_embeds`.
+class EditEmbedding {
+ public:
+  struct Data;
+  EditEmbedding();
+  explicit EditEmbedding(std::shared_ptr<const Data> data);
+  bool valid() const { return data_ != nullptr; }
+  void save(const std::string& path, const std::map<std::string, std::string>& metadata = {}) const;
+  static EditEmbedding load(const std::string& path);
+  // Mean of several exemplar pairs' embeddings (all from the same EditCLIP).
+  static EditEmbedding average(const std::vector<EditEmbedding>& embeddings);
+  const Data& data() const;
+
+ private:
+  std::shared_ptr<const Data> data_;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Model folders in their release layouts; each call validates and memory-maps the weights.
+  void load_editclip(const std::string& clip_dir);
+  void load_editor(const std::string& pipeline_dir);
+  void load_clip_baseline(const std::string& clip_dir);  // plain CLIP for the baseline metrics
+  void load_lpips(const std::string& dir, const std::string& net = "vgg");
+
+  std::string device() const;  // "cpu" or "cuda:0"
+
+  EditEmbedding embed(const RgbImage& before, const RgbImage& after, int resize = 256,
+                      const ProgressCallback& progress = {}) const;
+  // Edits `query`; the result has the processing size (see ApplyParams::size). Notes about
+  // conversions made (rounded sizes, ...) are appended to `notes` when given.
+  RgbImage apply(const EditEmbedding& edit, const RgbImage& query, const ApplyParams& params,
+                 const ProgressCallback& progress = {},
+                 std::vector<std::string>* notes = nullptr) const;
+
+  struct ScoreInput {
+    RgbImage before, after;  // exemplar pair (EC2EC, image-pair directional)
+    RgbImage query, output;  // the edit being judged
+    std::string instruction, caption_query, caption_output;
+  };
+  // Every metric computable from the inputs and loaded models, by name.
+  std::map<std::string, double> score(const ScoreInput& input) const;
+  double ec2t(const RgbImage& before, const RgbImage& after, const std::string& instruction) const;
+  double ec2ec(const EditEmbedding& a, const EditEmbedding& b) const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Processing size for a query of w x h pixels at `size` (see ApplyParams::size).
+std::pair<int, int> processing_size(int w, int h, int size);
+// Rounds `size` to a multiple of 8 (at least 8); `note` explains any change.
+int round_size_to_multiple_of_8(int size, std::string* note = nullptr);
+
+RgbImage read_image(const std::string& path, std::vector<std::string>* notes = nullptr);
+void write_image(const std::string& path, const RgbImage& image);
+
+}  // namespace editclip

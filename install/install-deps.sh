@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the build and test dependencies on Debian 12 (bookworm). Idempotent: does nothing when
+# everything is already there. Needs root (or sudo).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config ccache
+  libtorch-dev libopenblas0-pthread   # LibTorch 1.13 (CPU); OpenBLAS, or matmuls run ~20x slower
+  libopencv-dev                       # image I/O
+  libglib2.0-dev                      # Unicode tables for the tokenizer
+  nlohmann-json3-dev libgtest-dev
+)
+if [[ "${EDITCLIP_WITH_GIMP:-0}" == 1 ]]; then
+  PACKAGES+=(gimp libgimp2.0-dev)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all dependencies present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root or install sudo" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,297 @@
+// End-to-end tests of the `editclip` binary: results against the reference fixtures, and one
+// clear, non-zero-exit error (or a conversion note) for each kind of bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "engine/io/safetensors_reader.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kFixtures = EDITCLIP_TEST_FIXTURES;
+const fs::path kData = EDITCLIP_TEST_DATA;
+const fs::path kEditClip = kFixtures / "models/editclip_a/clip";
+const fs::path kClip = kFixtures / "models/clip_a/clip";
+const fs::path kIp2p = kFixtures / "models/ip2p_a";
+const fs::path kCase = kFixtures / "cases/09_pipeline_exemplar";
+
+struct CliRun {
+  int status = -1;
+  std::string output;  // stdout + stderr
+};
+
+CliRun run(const std::string& args) {
+  std::string cmd = std::string(EDITCLIP_CLI) + " " + args + " 2>&1";
+  CliRun r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  int raw = pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+std::string q(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/editclip-cli-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& s) const { return path_ / s; }
+
+ private:
+  fs::path path_;
+};
+
+// A copy of a model folder whose files are symlinks, so single files can be swapped cheaply.
+fs::path link_copy(const fs::path& src, const fs::path& dst) {
+  fs::create_directories(dst);
+  for (auto& e : fs::directory_iterator(src)) {
+    if (e.is_directory())
+      link_copy(e.path(), dst / e.path().filename());
+    else
+      fs::create_symlink(e.path(), dst / e.path().filename());
+  }
+  return dst;
+}
+
+std::string apply_args(const fs::path& clip, const fs::path& pipeline, const fs::path& out,
+                       const std::string& extra = "") {
+  nlohmann::json spec = nlohmann::json::parse(std::ifstream(kCase / "case.json"));
+  const auto& p = spec["params"];
+  return "apply --quiet --clip " + q(clip) + " --pipeline " + q(pipeline) + " --before " +
+         q(kCase / "images/input_image.png") + " --after " + q(kCase / "images/edited_image.png") +
+         " --query " + q(kCase / "images/query_image.png") + " --out " + q(out) + " --steps " +
+         std::to_string(p["num_inference_steps"].get<int>()) + " --seed " +
+         std::to_string(p["seed"].get<int>()) + " --guidance " +
+         std::to_string(p["guidance_scale"].get<double>()) + " --image-guidance " +
+         std::to_string(p["image_guidance_scale"].get<double>()) + " --size " +
+         std::to_string(p["resize_wh"][0].get<int>()) + " --device cpu " + extra;
+}
+
+}  // namespace
+
+TEST(Cli, ApplyReproducesTheAuthorsPipelineImage) {
+  TempDir tmp;
+  CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "out.png"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  cv::Mat got = cv::imread((tmp / "out.png").string(), cv::IMREAD_UNCHANGED);
+  cv::Mat want = cv::imread((kCase / "images/output_image.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_FALSE(got.empty());
+  ASSERT_EQ(got.size(), want.size());
+  cv::Mat diff;
+  cv::absdiff(got, want, diff);
+  double max_diff = 0;
+  cv::minMaxLoc(diff.reshape(1), nullptr, &max_diff);
+  EXPECT_LE(max_diff, 1.0) << "output differs from the reference image";
+}
+
+TEST(Cli, EmbedWritesTheEncoderOutput) {
+  TempDir tmp;
+  CliRun r =
+      run("embed --quiet --clip " + q(kEditClip) + " --before " +
+          q(kCase / "images/input_image.png") + " --after " + q(kCase / "images/edited_image.png") +
+          " --size 64 --out " + q(tmp / "e.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  editclip::SafetensorsReader got((tmp / "e.safetensors").string());
+  editclip::SafetensorsReader want((kCase / "expected.safetensors").string());
+  at::Tensor a = got.tensor("last_hidden_state"), b = want.tensor("vision_last_hidden_state");
+  ASSERT_EQ(a.sizes(), b.sizes());
+  EXPECT_LT((a - b).abs().max().item<double>(), 1e-4);
+  EXPECT_EQ(got.tensor("image_embeds").size(1), 48);
+}
+
+TEST(Cli, ApplyFromSavedEmbeddingMatchesPair) {
+  TempDir tmp;
+  ASSERT_EQ(
+      run("embed --quiet --clip " + q(kEditClip) + " --before " +
+          q(kCase / "images/input_image.png") + " --after " + q(kCase / "images/edited_image.png") +
+          " --size 64 --out " + q(tmp / "e.safetensors"))
+          .status,
+      0);
+  CliRun r = run("apply --quiet --pipeline " + q(kIp2p) + " --embedding " +
+                 q(tmp / "e.safetensors") + " --query " + q(kCase / "images/query_image.png") +
+                 " --out " + q(tmp / "o.png") + " --steps 4 --size 64 --seed 0 --device cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  cv::Mat got = cv::imread((tmp / "o.png").string());
+  cv::Mat want = cv::imread((kCase / "images/output_image.png").string());
+  cv::Mat diff;
+  cv::absdiff(got, want, diff);
+  double max_diff = 0;
+  cv::minMaxLoc(diff.reshape(1), nullptr, &max_diff);
+  EXPECT_LE(max_diff, 1.0);
+}
+
+TEST(Cli, ScorePrintsEveryMetricAsJson) {
+  CliRun r = run(
+      "score --json --clip " + q(kEditClip) + " --clip-baseline " + q(kClip) + " --lpips " +
+      q(kFixtures / "models/lpips_a") + " --before " + q(kCase / "images/input_image.png") +
+      " --after " + q(kCase / "images/edited_image.png") + " --query " +
+      q(kCase / "images/query_image.png") + " --output " + q(kCase / "images/output_image.png") +
+      " --instruction 'make it winter' --caption-query 'a house' --caption-output 'a "
+      "house in winter' --device cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  for (const char* m : {"EC2T", "EC2EC", "CLIP_score", "CLIP_directional",
+                        "CLIP_directional_instruction", "VISII_directional"}) {
+    ASSERT_TRUE(j.contains(m)) << m << "\n" << r.output;
+    EXPECT_GE(j[m].get<double>(), -1.0);
+    EXPECT_LE(j[m].get<double>(), 1.0);
+  }
+  ASSERT_TRUE(j.contains("LPIPS"));
+  EXPECT_GE(j["LPIPS"].get<double>(), 0.0);
+}
+
+TEST(Cli, InspectReportsCompleteFolders) {
+  for (const auto& dir : {kEditClip, kClip, kIp2p}) {
+    CliRun r = run("inspect " + q(dir));
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("complete"), std::string::npos) << r.output;
+  }
+  CliRun r = run("inspect --json " + q(kIp2p));
+  auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_TRUE(j["complete"].get<bool>());
+  EXPECT_EQ(j["components"].size(), 4u);
+}
+
+TEST(Cli, InspectListsMissingAndUnexpectedTensors) {
+  TempDir tmp;
+  fs::path dir = link_copy(kIp2p, tmp / "ip2p");
+  // A UNet checkpoint that is really the VAE's: everything missing, everything unexpected.
+  fs::remove(dir / "unet/diffusion_pytorch_model.safetensors");
+  fs::create_symlink(kIp2p / "vae/diffusion_pytorch_model.safetensors",
+                     dir / "unet/diffusion_pytorch_model.safetensors");
+  CliRun r = run("inspect " + q(dir));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("missing: conv_in.weight"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unexpected: encoder.conv_in.weight"), std::string::npos) << r.output;
+}
+
+// ---- bad input: one line, naming the file or argument, non-zero exit ---------------------------
+
+TEST(CliBadInput, MissingFile) {
+  TempDir tmp;
+  CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " --query /nonexistent/q.png");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("/nonexistent/q.png"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("no such file"), std::string::npos) << r.output;
+}
+
+TEST(CliBadInput, TruncatedSafetensors) {
+  TempDir tmp;
+  fs::path clip = link_copy(kEditClip, tmp / "clip");
+  fs::remove(clip / "model.safetensors");
+  fs::copy_file(kData / "broken/truncated.safetensors", clip / "model.safetensors");
+  CliRun r = run(apply_args(clip, kIp2p, tmp / "o.png"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find((clip / "model.safetensors").string()), std::string::npos) << r.output;
+}
+
+TEST(CliBadInput, CorruptSafetensorsHeader) {
+  TempDir tmp;
+  fs::path clip = link_copy(kEditClip, tmp / "clip");
+  fs::remove(clip / "model.safetensors");
+  fs::copy_file(kData / "broken/bad_header_len.safetensors", clip / "model.safetensors");
+  CliRun r = run(apply_args(clip, kIp2p, tmp / "o.png"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("model.safetensors"), std::string::npos) << r.output;
+}
+
+TEST(CliBadInput, ThreeChannelClipGivenAsEditClip) {
+  TempDir tmp;
+  CliRun r = run(apply_args(kClip, kIp2p, tmp / "o.png"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("6"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("EditCLIP"), std::string::npos) << r.output;
+}
+
+TEST(CliBadInput, FourChannelUNetGivenAsEditor) {
+  TempDir tmp;
+  fs::path dir = link_copy(kIp2p, tmp / "ip2p");
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(kIp2p / "unet/config.json"));
+  config["in_channels"] = 4;
+  fs::remove(dir / "unet/config.json");
+  std::ofstream(dir / "unet/config.json") << config.dump(2);
+  CliRun r = run(apply_args(kEditClip, dir, tmp / "o.png"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("8-channel"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("config.json"), std::string::npos) << r.output;
+}
+
+TEST(CliBadInput, UndecodableImage) {
+  TempDir tmp;
+  CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " --before " +
+                 q(kData / "broken/not_an_image.png"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("not_an_image.png"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("decode"), std::string::npos) << r.output;
+}
+
+TEST(CliBadInput, GrayAlphaAnd16BitImagesAreConverted) {
+  TempDir tmp;
+  cv::Mat rgb = cv::imread((kCase / "images/query_image.png").string(), cv::IMREAD_COLOR);
+  cv::Mat gray, bgra, deep;
+  cv::cvtColor(rgb, gray, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(rgb, bgra, cv::COLOR_BGR2BGRA);
+  rgb.convertTo(deep, CV_16UC3, 257.0);
+  cv::imwrite((tmp / "gray.png").string(), gray);
+  cv::imwrite((tmp / "alpha.png").string(), bgra);
+  cv::imwrite((tmp / "deep.png").string(), deep);
+  for (const char* name : {"gray.png", "alpha.png", "deep.png"}) {
+    CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " --query " + q(tmp / name) +
+                   " --steps 1");
+    EXPECT_EQ(r.status, 0) << name << ": " << r.output;
+    EXPECT_NE(r.output.find("note:"), std::string::npos) << name << ": " << r.output;
+    EXPECT_TRUE(fs::exists(tmp / "o.png"));
+    fs::remove(tmp / "o.png");
+  }
+  // 16-bit converts exactly back to the 8-bit pixels.
+  ASSERT_EQ(
+      run(apply_args(kEditClip, kIp2p, tmp / "a.png") + " --query " + q(tmp / "deep.png")).status,
+      0);
+  cv::Mat got = cv::imread((tmp / "a.png").string());
+  cv::Mat want = cv::imread((kCase / "images/output_image.png").string());
+  cv::Mat diff;
+  cv::absdiff(got, want, diff);
+  double max_diff = 0;
+  cv::minMaxLoc(diff.reshape(1), nullptr, &max_diff);
+  EXPECT_LE(max_diff, 1.0);
+}
+
+TEST(CliBadInput, SizeIsRoundedToMultipleOf8) {
+  TempDir tmp;
+  CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " --size 60 --steps 1");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("rounded to 64"), std::string::npos) << r.output;
+  cv::Mat got = cv::imread((tmp / "o.png").string());
+  EXPECT_EQ(got.cols, 64);
+  EXPECT_EQ(got.rows, 64);
+}
+
+TEST(CliBadInput, BadNumbersAndUnknownOptions) {
+  TempDir tmp;
+  CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " --steps many");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--steps"), std::string::npos) << r.output;
+  r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " --stepz 3");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--stepz"), std::string::npos) << r.output;
+  r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " --device tpu");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--device"), std::string::npos) << r.output;
+}

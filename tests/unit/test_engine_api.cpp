@@ -1,0 +1,61 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "engine/core/error.h"
+#include "engine/edit_embedding_data.h"
+#include "engine/editclip.h"
+#include "engine/io/safetensors_reader.h"
+
+using namespace editclip;
+
+TEST(EngineApi, ProcessingSizeKeepsAspectAndMultiplesOf8) {
+  EXPECT_EQ(processing_size(64, 64, 64), std::make_pair(64, 64));
+  EXPECT_EQ(processing_size(1000, 1000, 256), std::make_pair(256, 256));
+  auto [w, h] = processing_size(1920, 1080, 256);
+  EXPECT_EQ(w % 8, 0);
+  EXPECT_EQ(h % 8, 0);
+  EXPECT_NEAR(static_cast<double>(w) / h, 1920.0 / 1080.0, 0.05);
+  EXPECT_NEAR(w * h, 256 * 256, 256 * 256 * 0.1);
+  EXPECT_THROW(processing_size(0, 10, 256), Error);
+}
+
+TEST(EngineApi, SizeRoundingExplainsItself) {
+  std::string note;
+  EXPECT_EQ(round_size_to_multiple_of_8(256, &note), 256);
+  EXPECT_TRUE(note.empty());
+  EXPECT_EQ(round_size_to_multiple_of_8(250, &note), 248);
+  EXPECT_NE(note.find("rounded to 248"), std::string::npos);
+  EXPECT_EQ(round_size_to_multiple_of_8(3, &note), 8);
+}
+
+TEST(EngineApi, EmbeddingSaveLoadAverage) {
+  auto path = std::filesystem::temp_directory_path() / "editclip_test_embedding.safetensors";
+  write_safetensors(path.string(), {{"last_hidden_state", at::ones({1, 5, 4})},
+                                    {"image_embeds", at::full({1, 3}, 2.0)}});
+  EditEmbedding a = EditEmbedding::load(path.string());
+  write_safetensors(path.string(), {{"last_hidden_state", at::zeros({1, 5, 4})},
+                                    {"image_embeds", at::zeros({1, 3})}});
+  EditEmbedding b = EditEmbedding::load(path.string());
+  EditEmbedding m = EditEmbedding::average({a, b});
+  EXPECT_TRUE(m.data().last_hidden_state.eq(0.5).all().item<bool>());
+  EXPECT_TRUE(m.data().image_embeds.eq(1.0).all().item<bool>());
+  m.save(path.string());
+  EXPECT_TRUE(EditEmbedding::load(path.string()).data().image_embeds.eq(1.0).all().item<bool>());
+  write_safetensors(path.string(), {{"something_else", at::ones({2})}});
+  EXPECT_THROW(EditEmbedding::load(path.string()), Error);
+  std::filesystem::remove(path);
+}
+
+TEST(EngineApi, EngineWithoutModelsSaysWhatIsMissing) {
+  Engine engine({"cpu", "fp32", 0});
+  RgbImage img{8, 8, std::vector<uint8_t>(8 * 8 * 3, 128)};
+  try {
+    engine.embed(img, img);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--clip"), std::string::npos);
+  }
+  EXPECT_THROW(Engine({"tpu", "fp32", 0}), Error);
+  EXPECT_THROW(Engine({"cpu", "fp8", 0}), Error);
+}
