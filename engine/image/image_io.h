@@ -20,6 +20,9 @@ struct LoadedImage {
 // orientation tag is not applied (pixels as stored). Errors: "<path>: no such file",
 // "<path>: cannot decode image (unsupported or corrupt file)".
 LoadedImage load_image_rgb(const std::string& path);
+// False in builds without OpenCV (-DEDITCLIP_WITH_OPENCV=OFF): image files then cannot be read
+// or written, everything tensor-based still works.
+bool image_codecs_available();
 
 // Writes [H,W,3] (or [H,W,1], [H,W,4] RGBA) uint8 by extension: .png, .jpg/.jpeg (quality 95),
 // .bmp, .webp, .tif/.tiff. Error naming the path on any failure.
