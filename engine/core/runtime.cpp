@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "engine/core/cpu_tuning.h"
 #include "engine/core/error.h"
 #include "engine/core/torch_compat.h"
 
@@ -55,6 +56,9 @@ at::ScalarType to_scalar_type(WeightPrecision precision) {
 }
 
 void configure_threads(int num_threads) {
+  // AVX-512 kernels for ATen where the CPU has them; effective when this runs before the first
+  // ATen op (the capability is read once, lazily).
+  configure_cpu();
   int n = num_threads > 0 ? num_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (at::get_num_threads() != n) at::set_num_threads(n);

@@ -19,7 +19,8 @@ enum class WeightPrecision { Float32, Float16, BFloat16 };
 WeightPrecision parse_precision(const std::string& text);  // "fp32" | "fp16" | "bf16"
 at::ScalarType to_scalar_type(WeightPrecision precision);
 
-// Sets the intra-op thread count (0 = all hardware threads). Safe to call more than once.
+// Sets the intra-op thread count (0 = all hardware threads) and, via configure_cpu(), ATen's
+// AVX-512 kernels on CPUs that have them. Safe to call more than once.
 void configure_threads(int num_threads = 0);
 
 // Torch's CPU generator seeded like torch.Generator('cpu').manual_seed(seed): the same seed and the

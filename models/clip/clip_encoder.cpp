@@ -40,8 +40,8 @@ at::Tensor ClipEncoder::attention(const Layer& l, const at::Tensor& x, bool caus
   const int64_t hd = shape_.hidden_size / h;
   // [B, T, D] -> [B, H, T, hd]
   auto heads = [&](const at::Tensor& y) { return y.view({b, t, h, hd}).transpose(1, 2); };
-  at::Tensor out = compat::scaled_dot_product_attention(heads(l.q_proj(x)), heads(l.k_proj(x)),
-                                                        heads(l.v_proj(x)), causal);
+  at::Tensor out =
+      nn::attention(heads(l.q_proj(x)), heads(l.k_proj(x)), heads(l.v_proj(x)), causal);
   return l.out_proj(out.transpose(1, 2).reshape({b, t, shape_.hidden_size}));
 }
 

@@ -19,7 +19,7 @@ at::Tensor multi_head_attention(const at::Tensor& q, const at::Tensor& k, const 
                                                vh.to(at::kFloat))
               .to(q.scalar_type());
   } else {
-    out = compat::scaled_dot_product_attention(qh, kh, vh);
+    out = nn::attention(qh, kh, vh);
   }
   return out.transpose(1, 2).reshape({b, tq, width});
 }
