@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "engine/core/cpu_tuning.h"
 #include "engine/core/error.h"
 
 namespace {
@@ -24,6 +25,10 @@ commands:
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Thread waiting policy and BLAS kernel choice are read when the libraries load, so the process
+  // restarts itself once with them set (never overriding the user's; EDITCLIP_NO_CPU_TUNING=1 to
+  // opt out): 1.4x faster UNet steps on a 2-core AVX2 machine.
+  editclip::maybe_reexec_with_cpu_tuning(argc, argv);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
     std::cout << kUsage;

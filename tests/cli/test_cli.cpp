@@ -295,3 +295,22 @@ TEST(CliBadInput, BadNumbersAndUnknownOptions) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("--device"), std::string::npos) << r.output;
 }
+
+TEST(Cli, HalfPrecisionWeightsGiveNearlyTheSameImage) {
+  cv::Mat want = cv::imread((kCase / "images/output_image.png").string());
+  for (const char* precision : {"fp16", "bf16"}) {
+    TempDir tmp;
+    CliRun r =
+        run(apply_args(kEditClip, kIp2p, tmp / "o.png", std::string("--precision ") + precision));
+    ASSERT_EQ(r.status, 0) << precision << ": " << r.output;
+    cv::Mat got = cv::imread((tmp / "o.png").string());
+    cv::Mat diff;
+    cv::absdiff(got, want, diff);
+    const double mean = cv::mean(diff.reshape(1))[0];
+    // Weights rounded to 11 (fp16) or 8 (bf16) mantissa bits move the random-weight edit by a
+    // few levels on average, not more.
+    EXPECT_LT(mean, precision == std::string("fp16") ? 1.0 : 4.0) << precision;
+    // ... and they really were rounded: the image is not the fp32 one.
+    if (precision == std::string("bf16")) EXPECT_GT(mean, 0.0);
+  }
+}
