@@ -2,6 +2,7 @@
 // Unknown options are errors, so a typo never silently falls back to a default.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>

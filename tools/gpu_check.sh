@@ -16,7 +16,7 @@ GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
 {
   cmake -S . -B build-cuda "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
         -DEDITCLIP_WITH_OPENCV=OFF -DCMAKE_CUDA_ARCHITECTURES=90 && \
-  cmake --build build-cuda -j"$(nproc)"
+  cmake --build build-cuda -j"$(nproc)" -- -k 0
 } > "$OUT/build.log" 2>&1
 echo "build exit $?"; tail -25 "$OUT/build.log"
 [[ -x build-cuda/tests/editclip_parity ]] || exit 1

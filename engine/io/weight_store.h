@@ -24,6 +24,13 @@ struct WeightOptions {
   at::Device device = at::kCPU;
 };
 
+// Activations run in fp32 on CPU whatever the storage dtype (reduced-precision kernels are slow
+// there), in the storage dtype on CUDA, and in float64 when the weights are float64 (reference
+// checks).
+inline at::ScalarType compute_dtype_for(const WeightOptions& options) {
+  return options.device.is_cuda() || options.dtype == at::kDouble ? options.dtype : at::kFloat;
+}
+
 class WeightStore {
  public:
   enum class Mode { Load, Check, Random };

@@ -36,18 +36,18 @@ std::shared_ptr<EditEncoder> EditEncoder::load(const std::string& dir, WeightOpt
                 " input channels, but EditCLIP needs 6 (an image pair); pass the EditCLIP model "
                 "folder (QWW/EditCLIP), not a plain CLIP");
   auto processor = load_clip_processor(dir, vision.image_size);
-  return std::make_shared<EditEncoder>(model, processor, try_load_tokenizer(dir), dir,
-                                       options.device);
+  return std::make_shared<EditEncoder>(model, processor, try_load_tokenizer(dir), dir, options);
 }
 
 EditEncoder::EditEncoder(std::shared_ptr<ClipModel> model, ClipImageProcessor processor,
                          std::optional<ClipTokenizer> tokenizer, std::string origin,
-                         at::Device device)
+                         WeightOptions options)
     : model_(std::move(model)),
       processor_(std::move(processor)),
       tokenizer_(std::move(tokenizer)),
       origin_(std::move(origin)),
-      device_(device) {}
+      device_(options.device),
+      compute_dtype_(compute_dtype_for(options)) {}
 
 const ClipTokenizer& EditEncoder::tokenizer() const {
   if (!tokenizer_)
@@ -64,7 +64,7 @@ at::Tensor EditEncoder::pair_pixels(const at::Tensor& input_u8, const at::Tensor
 
 EditEncoding EditEncoder::encode_pixels(const at::Tensor& pixel_values) const {
   c10::InferenceMode guard;
-  auto out = model_->encode_image(pixel_values.to(device()));
+  auto out = model_->encode_image(pixel_values.to(device_, compute_dtype_));
   return {out.last_hidden_state, out.image_embeds};
 }
 

@@ -28,7 +28,7 @@ class EditEncoder {
   static std::shared_ptr<EditEncoder> load(const std::string& dir, WeightOptions options = {});
   EditEncoder(std::shared_ptr<ClipModel> model, ClipImageProcessor processor,
               std::optional<ClipTokenizer> tokenizer, std::string origin,
-              at::Device device = at::kCPU);
+              WeightOptions options = {});
 
   // The authors' inference preprocessing: both images PIL-bicubic resized to (resize_w, resize_h),
   // then the CLIP processor's float path on each, concatenated on channels.
@@ -46,6 +46,7 @@ class EditEncoder {
   bool has_tokenizer() const { return tokenizer_.has_value(); }
   const ClipTokenizer& tokenizer() const;
   at::Device device() const { return device_; }
+  at::ScalarType compute_dtype() const { return compute_dtype_; }
 
  private:
   std::shared_ptr<ClipModel> model_;
@@ -53,6 +54,7 @@ class EditEncoder {
   std::optional<ClipTokenizer> tokenizer_;
   std::string origin_;
   at::Device device_;
+  at::ScalarType compute_dtype_;
 };
 
 // Loads preprocessor_config.json from a CLIP folder, or the processor matching the vision tower's

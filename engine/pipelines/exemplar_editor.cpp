@@ -11,11 +11,6 @@ namespace fs = std::filesystem;
 
 namespace editclip {
 
-at::ScalarType compute_dtype_for(const WeightOptions& options) {
-  // float64 is for reference checks: it keeps its dtype like CUDA half does.
-  return options.device.is_cuda() || options.dtype == at::kDouble ? options.dtype : at::kFloat;
-}
-
 std::shared_ptr<ExemplarEditor> ExemplarEditor::load(const std::string& dir,
                                                      int64_t clip_hidden_size,
                                                      WeightOptions options) {

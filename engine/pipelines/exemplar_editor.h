@@ -60,7 +60,4 @@ class ExemplarEditor {
   at::ScalarType compute_dtype_;
 };
 
-// Activations run in fp32 on CPU whatever the storage dtype; on CUDA in the storage dtype.
-at::ScalarType compute_dtype_for(const WeightOptions& options);
-
 }  // namespace editclip

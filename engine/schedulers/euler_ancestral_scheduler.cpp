@@ -47,7 +47,9 @@ Scheduler::StepOutput EulerAncestralDiscreteScheduler::step(const at::Tensor& mo
   check_step_index(step_index, "step");
   // All scalar arithmetic stays in float32 0-dim CPU tensors, as in diffusers.
   const at::Tensor sigma = sigmas_[step_index];
-  const at::Tensor sample = sample_in.to(at::kFloat);  // diffusers upcasts for the update
+  // diffusers upcasts reduced precision to float32 for the update; float64 stays float64.
+  const at::Tensor sample =
+      sample_in.scalar_type() == at::kDouble ? sample_in : sample_in.to(at::kFloat);
 
   at::Tensor pred_original;
   if (config_.prediction_type == "epsilon") {

@@ -1,5 +1,6 @@
 #include "engine/training/losses.h"
 
+#include <ATen/core/grad_mode.h>
 #include <c10/core/GradMode.h>
 
 #include "engine/core/error.h"

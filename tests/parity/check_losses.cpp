@@ -1,6 +1,8 @@
 // Kind "losses": open_clip's ClipLoss and the EditCLIP-IP2P training step, statement by statement.
-#include "engine//pipelines/exemplar_editor.h"
+#include <ATen/core/grad_mode.h>
+
 #include "engine/core/error.h"
+#include "engine/pipelines/exemplar_editor.h"
 #include "engine/training/losses.h"
 #include "tests/parity/parity_case.h"
 

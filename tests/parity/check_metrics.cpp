@@ -1,8 +1,8 @@
 // Kind "metrics": EC2T, EC2EC and the plain-CLIP baselines on small uint8 images.
 #include <regex>
 
-#include "engine//pipelines/edit_scorer.h"
 #include "engine/core/error.h"
+#include "engine/pipelines/edit_scorer.h"
 #include "tests/parity/parity_case.h"
 
 namespace editclip::parity {

@@ -1,8 +1,8 @@
 // Kind "pipeline_exemplar": the authors' exemplar editor end to end, every intermediate checked.
 #include <filesystem>
 
-#include "engine//core/runtime.h"
 #include "engine/core/error.h"
+#include "engine/core/runtime.h"
 #include "engine/image/editclip_preprocess.h"
 #include "engine/image/image_io.h"
 #include "engine/pipelines/exemplar_editor.h"
@@ -20,9 +20,10 @@ void check_pipeline_exemplar(ParityCase& c) {
   // the final image below.
   WeightOptions f64;
   f64.dtype = at::kDouble;
-  auto encoder = EditEncoder::load(c.model_dir("clip").string());
+  auto encoder = EditEncoder::load(c.model_dir("clip").string(), f64);
   auto editor = ExemplarEditor::load(c.model_dir("ip2p").string(),
                                      encoder->model().config().vision.hidden_size, f64);
+  auto encoder32 = EditEncoder::load(c.model_dir("clip").string());
   auto editor32 = ExemplarEditor::load(c.model_dir("ip2p").string(),
                                        encoder->model().config().vision.hidden_size);
   at::Tensor input = c.input("input_image"), edited = c.input("edited_image"),
@@ -55,9 +56,11 @@ void check_pipeline_exemplar(ParityCase& c) {
   params.image_guidance = p.value("image_guidance_scale", 1.5);
   editor->edit(embedding, query, params, {}, collect);
   std::map<std::string, at::Tensor> produced32;
-  editor32->edit(embedding, query, params, {}, [&](const std::string& name, const at::Tensor& t) {
-    if (name == "image" || name == "image_u8") produced32[name] = t.detach().clone().cpu();
-  });
+  editor32->edit(encoder32->encode_pixels(pixels), query, params, {},
+                 [&](const std::string& name, const at::Tensor& t) {
+                   if (name == "image" || name == "image_u8")
+                     produced32[name] = t.detach().clone().cpu();
+                 });
 
   // Every generator draw after the initial noise, replayed from the same seed.
   at::Generator gen = make_cpu_generator(params.seed);

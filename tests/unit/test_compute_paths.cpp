@@ -2,6 +2,7 @@
 // last block and causal masks, which the small parity fixtures never reach), the opt-in bf16
 // matmul policy (off by default, bounded error when on), and the CPU tuning helpers.
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
