@@ -11,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "engine/io/safetensors_reader.h"
+#include "tests/test_support.h"
 
 namespace fs = std::filesystem;
 
@@ -44,19 +45,7 @@ std::string q(const fs::path& p) {
   return "'" + p.string() + "'";
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/editclip-cli-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& s) const { return path_ / s; }
-
- private:
-  fs::path path_;
-};
+using editclip::test::TempDir;
 
 // A copy of a model folder whose files are symlinks, so single files can be swapped cheaply.
 fs::path link_copy(const fs::path& src, const fs::path& dst) {

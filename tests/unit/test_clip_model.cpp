@@ -9,29 +9,20 @@
 #include "engine/io/weight_store.h"
 #include "models/clip/clip_config.h"
 #include "models/clip/clip_model.h"
+#include "tests/test_support.h"
 
 using namespace editclip;
 namespace fs = std::filesystem;
 
 namespace {
 
+using editclip::test::contains;
+using editclip::test::error_of;
+using editclip::test::TempDir;
+
 const std::string kFixtures = EDITCLIP_TEST_FIXTURES;
 const std::string kClipDir = kFixtures + "/models/clip_a/clip";
 const std::string kEditClipDir = kFixtures + "/models/editclip_a/clip";
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // Runs the model's binding on a Mode::Check store over the fixture weights.
 std::vector<WeightStore::Problem> check_problems(const ClipConfig& config, const std::string& dir) {
@@ -40,20 +31,6 @@ std::vector<WeightStore::Problem> check_problems(const ClipConfig& config, const
   ClipModel model(config, store);
   return store.problems();
 }
-
-// A fresh temporary folder, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path =
-        fs::temp_directory_path() /
-        ("editclip_clip_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-         "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 }  // namespace
 

@@ -17,33 +17,19 @@
 #include "engine/image/image_io.h"
 #include "engine/image/pil_resample.h"
 #include "engine/io/safetensors_reader.h"
+#include "tests/test_support.h"
 
 using namespace editclip;
 namespace fs = std::filesystem;
 
 namespace {
 
+using editclip::test::contains;
+using editclip::test::error_of;
+using editclip::test::TempDir;
+
 const fs::path kFixtures = EDITCLIP_TEST_FIXTURES;
 const fs::path kData = EDITCLIP_TEST_DATA;
-
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            concat("editclip_img_", ::getpid(), "_", info->test_suite_name(), "_", info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 at::Tensor random_u8(std::vector<int64_t> shape, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
@@ -54,15 +40,6 @@ at::Tensor u8_row(std::vector<uint8_t> values) {
   return at::tensor(std::vector<int64_t>(values.begin(), values.end()))
       .to(at::kByte)
       .reshape({1, static_cast<int64_t>(values.size()), 1});
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 bool ends_with(const std::string& s, const std::string& tail) {

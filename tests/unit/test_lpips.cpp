@@ -5,27 +5,18 @@
 
 #include "engine/core/error.h"
 #include "models/lpips/lpips.h"
+#include "tests/test_support.h"
 
 using namespace editclip;
 namespace fs = std::filesystem;
 
 namespace {
 
+using editclip::test::contains;
+using editclip::test::error_of;
+using editclip::test::TempDir;
+
 const std::string kLpipsDir = std::string(EDITCLIP_TEST_FIXTURES) + "/models/lpips_a";
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 }  // namespace
 

@@ -11,34 +11,17 @@
 #include "engine/io/torch_checkpoint_reader.h"
 #include "engine/io/weight_store.h"
 #include "models/image_proj/image_proj.h"
+#include "tests/test_support.h"
 
 using namespace editclip;
 namespace fs = std::filesystem;
 
 namespace {
 
+using editclip::test::TempDir;
+
 const fs::path kFixtures = EDITCLIP_TEST_FIXTURES;
 const fs::path kBroken = fs::path(EDITCLIP_TEST_DATA) / "broken";
-
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            concat("editclip_io_", ::getpid(), "_", info->test_suite_name(), "_", info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -8,30 +8,20 @@
 #include "models/unet/unet2d_condition.h"
 #include "models/unet/unet_config.h"
 #include "models/vae/autoencoder_kl.h"
+#include "tests/test_support.h"
 
 using namespace editclip;
 using nlohmann::json;
 
 namespace {
 
+using editclip::test::contains;
+using editclip::test::error_of;
+using editclip::test::TempDir;
+
 json fixture_unet_config() {
   std::ifstream in(std::string(EDITCLIP_TEST_FIXTURES) + "/models/ip2p_a/unet/config.json");
   return json::parse(in);
-}
-
-// Message of the Error `f` throws ("" if none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
 }
 
 }  // namespace
