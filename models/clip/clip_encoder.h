@@ -23,6 +23,19 @@ struct ClipEncoderShape {
   int64_t hidden_size = 0, intermediate_size = 0, num_layers = 0, num_heads = 0;
   double layer_norm_eps = 1e-5;
   ClipActivation activation = ClipActivation::QuickGelu;
+
+  // The encoder part of a text or vision tower config (both use the same field names).
+  template <typename TowerConfig>
+  static ClipEncoderShape of(const TowerConfig& config) {
+    ClipEncoderShape shape;
+    shape.hidden_size = config.hidden_size;
+    shape.intermediate_size = config.intermediate_size;
+    shape.num_layers = config.num_hidden_layers;
+    shape.num_heads = config.num_attention_heads;
+    shape.layer_norm_eps = config.layer_norm_eps;
+    shape.activation = config.activation();
+    return shape;
+  }
 };
 
 class ClipEncoder {

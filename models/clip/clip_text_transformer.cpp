@@ -13,14 +13,7 @@ ClipTextTransformer::ClipTextTransformer(const ClipTextConfig& config, WeightSto
   position_embedding_ =
       store.get(e + "position_embedding.weight", {config.max_position_embeddings, d});
   store.consume_optional(e + "position_ids");
-  ClipEncoderShape shape;
-  shape.hidden_size = d;
-  shape.intermediate_size = config.intermediate_size;
-  shape.num_layers = config.num_hidden_layers;
-  shape.num_heads = config.num_attention_heads;
-  shape.layer_norm_eps = config.layer_norm_eps;
-  shape.activation = config.activation();
-  encoder_ = ClipEncoder(shape, store, prefix + ".encoder");
+  encoder_ = ClipEncoder(ClipEncoderShape::of(config), store, prefix + ".encoder");
   final_layer_norm_.bind(store, prefix + ".final_layer_norm", d, config.layer_norm_eps);
 }
 

@@ -16,14 +16,7 @@ ClipVisionTransformer::ClipVisionTransformer(const ClipVisionConfig& config, Wei
   // Older checkpoints carry the int64 arange buffer; positions are implicit here.
   store.consume_optional(e + "position_ids");
   pre_layrnorm_.bind(store, prefix + ".pre_layrnorm", d, config.layer_norm_eps);
-  ClipEncoderShape shape;
-  shape.hidden_size = d;
-  shape.intermediate_size = config.intermediate_size;
-  shape.num_layers = config.num_hidden_layers;
-  shape.num_heads = config.num_attention_heads;
-  shape.layer_norm_eps = config.layer_norm_eps;
-  shape.activation = config.activation();
-  encoder_ = ClipEncoder(shape, store, prefix + ".encoder");
+  encoder_ = ClipEncoder(ClipEncoderShape::of(config), store, prefix + ".encoder");
   post_layernorm_.bind(store, prefix + ".post_layernorm", d, config.layer_norm_eps);
 }
 

@@ -45,6 +45,19 @@ std::string q(const fs::path& p) {
   return "'" + p.string() + "'";
 }
 
+// Largest per-channel difference between two image files of the same size.
+double max_abs_diff(const fs::path& a, const fs::path& b) {
+  cv::Mat got = cv::imread(a.string()), want = cv::imread(b.string());
+  EXPECT_FALSE(got.empty()) << a;
+  EXPECT_EQ(got.size(), want.size()) << a;
+  if (got.empty() || got.size() != want.size()) return 1e9;
+  cv::Mat diff;
+  cv::absdiff(got, want, diff);
+  double max_diff = 0;
+  cv::minMaxLoc(diff.reshape(1), nullptr, &max_diff);
+  return max_diff;
+}
+
 using editclip::test::TempDir;
 
 // A copy of a model folder whose files are symlinks, so single files can be swapped cheaply.
@@ -79,15 +92,8 @@ TEST(Cli, ApplyReproducesTheAuthorsPipelineImage) {
   TempDir tmp;
   CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "out.png"));
   ASSERT_EQ(r.status, 0) << r.output;
-  cv::Mat got = cv::imread((tmp / "out.png").string(), cv::IMREAD_UNCHANGED);
-  cv::Mat want = cv::imread((kCase / "images/output_image.png").string(), cv::IMREAD_UNCHANGED);
-  ASSERT_FALSE(got.empty());
-  ASSERT_EQ(got.size(), want.size());
-  cv::Mat diff;
-  cv::absdiff(got, want, diff);
-  double max_diff = 0;
-  cv::minMaxLoc(diff.reshape(1), nullptr, &max_diff);
-  EXPECT_LE(max_diff, 1.0) << "output differs from the reference image";
+  EXPECT_LE(max_abs_diff(tmp / "out.png", kCase / "images/output_image.png"), 1.0)
+      << "output differs from the reference image";
 }
 
 TEST(Cli, EmbedWritesTheEncoderOutput) {
@@ -117,13 +123,7 @@ TEST(Cli, ApplyFromSavedEmbeddingMatchesPair) {
                  q(tmp / "e.safetensors") + " --query " + q(kCase / "images/query_image.png") +
                  " --out " + q(tmp / "o.png") + " --steps 4 --size 64 --seed 0 --device cpu");
   ASSERT_EQ(r.status, 0) << r.output;
-  cv::Mat got = cv::imread((tmp / "o.png").string());
-  cv::Mat want = cv::imread((kCase / "images/output_image.png").string());
-  cv::Mat diff;
-  cv::absdiff(got, want, diff);
-  double max_diff = 0;
-  cv::minMaxLoc(diff.reshape(1), nullptr, &max_diff);
-  EXPECT_LE(max_diff, 1.0);
+  EXPECT_LE(max_abs_diff(tmp / "o.png", kCase / "images/output_image.png"), 1.0);
 }
 
 TEST(Cli, ScorePrintsEveryMetricAsJson) {
@@ -253,13 +253,7 @@ TEST(CliBadInput, GrayAlphaAnd16BitImagesAreConverted) {
   ASSERT_EQ(
       run(apply_args(kEditClip, kIp2p, tmp / "a.png") + " --query " + q(tmp / "deep.png")).status,
       0);
-  cv::Mat got = cv::imread((tmp / "a.png").string());
-  cv::Mat want = cv::imread((kCase / "images/output_image.png").string());
-  cv::Mat diff;
-  cv::absdiff(got, want, diff);
-  double max_diff = 0;
-  cv::minMaxLoc(diff.reshape(1), nullptr, &max_diff);
-  EXPECT_LE(max_diff, 1.0);
+  EXPECT_LE(max_abs_diff(tmp / "a.png", kCase / "images/output_image.png"), 1.0);
 }
 
 TEST(CliBadInput, SizeIsRoundedToMultipleOf8) {
