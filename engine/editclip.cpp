@@ -194,9 +194,7 @@ void Engine::load_lpips(const std::string& dir, const std::string& net) {
 EditEmbedding Engine::embed(const RgbImage& before, const RgbImage& after, int resize,
                             const ProgressCallback& progress) const {
   const EditEncoder& enc = impl_->need_encoder();
-  if (before.width != after.width || before.height != after.height) {
-    // Allowed: both are resized to the same square before encoding, as the authors do.
-  }
+  // Before and after may differ in size: both are resized to the same square, as the authors do.
   report(progress, "embed", 0, 1);
   EditEncoding out =
       enc.encode(to_tensor(before, "before image"), to_tensor(after, "after image"), resize);
