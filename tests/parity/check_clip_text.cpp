@@ -6,14 +6,8 @@
 namespace editclip::parity {
 namespace {
 
-std::string clip_role(const ParityCase& c) {
-  if (c.has_model("clip")) return "clip";
-  const auto& models = c.spec().value("models", nlohmann::json::object());
-  return models.empty() ? "clip" : models.begin().key();
-}
-
 void check_clip_text(ParityCase& c) {
-  auto model = ClipModel::load(c.model_dir(clip_role(c)).string());
+  auto model = ClipModel::load(c.model_dir_or_first("clip").string());
   const auto& cfg = model->config().text;
   const auto& p = c.params();
   if (p.contains("config_eos_token_id") &&

@@ -6,15 +6,8 @@
 namespace editclip::parity {
 namespace {
 
-// The case names its one CLIP folder "clip"; fall back to whatever single role it has.
-std::string clip_role(const ParityCase& c) {
-  if (c.has_model("clip")) return "clip";
-  const auto& models = c.spec().value("models", nlohmann::json::object());
-  return models.empty() ? "clip" : models.begin().key();
-}
-
 void check_clip_vision(ParityCase& c) {
-  auto model = ClipModel::load(c.model_dir(clip_role(c)).string());
+  auto model = ClipModel::load(c.model_dir_or_first("clip").string());
   const auto& cfg = model->config().vision;
   const auto& p = c.params();
   for (const auto& [field, value] :

@@ -62,14 +62,6 @@ class SchedulerCase {
   }
 
  private:
-  std::string model_role() const {
-    const auto& spec = c_.spec();
-    if (c_.has_model("ip2p")) return "ip2p";
-    if (spec.contains("models") && spec["models"].is_object() && !spec["models"].empty())
-      return spec["models"].begin().key();
-    throw_error(c_.name(), ": case.json names no model folder holding the scheduler configs");
-  }
-
   // The config file of `k`: "scheduler_configs"[key] is "<relative path>[ (note)]".
   std::string config_path(const Kind& k) const {
     std::string rel = k.default_config;
@@ -78,7 +70,7 @@ class SchedulerCase {
       std::istringstream words(spec["scheduler_configs"][k.key].get<std::string>());
       words >> rel;
     }
-    return (c_.model_dir(model_role()) / rel).string();
+    return (c_.model_dir_or_first("ip2p") / rel).string();
   }
 
   // A fresh scheduler of kind `k` (sequences and tables must not share step state).

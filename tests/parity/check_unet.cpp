@@ -15,21 +15,9 @@ using namespace editclip::parity;
 
 namespace {
 
-// The case's model folder that holds a diffusers component `sub` (e.g. "unet"), whatever role
-// name the case gives it.
-fs::path component_dir(const ParityCase& c, const std::string& sub) {
-  if (c.spec().contains("models"))
-    for (auto& [role, _] : c.spec().at("models").items()) {
-      fs::path d = c.model_dir(role);
-      if (fs::exists(d / sub / "config.json")) return d / sub;
-      if (d.filename() == sub && fs::exists(d / "config.json")) return d;
-    }
-  throw_error(c.name(), ": no model folder with a ", sub, "/ component in case.json \"models\"");
-}
-
 void check_unet(ParityCase& c) {
   c10::InferenceMode guard;
-  auto unet = UNet2DCondition::load(component_dir(c, "unet").string());
+  auto unet = UNet2DCondition::load(c.component_dir("unet").string());
   const std::string prefix = "sample_";
   int cases = 0;
   for (auto& name : c.input_names()) {

@@ -14,19 +14,9 @@ using namespace editclip::parity;
 
 namespace {
 
-fs::path vae_dir(const ParityCase& c) {
-  if (c.spec().contains("models"))
-    for (auto& [role, _] : c.spec().at("models").items()) {
-      fs::path d = c.model_dir(role);
-      if (fs::exists(d / "vae" / "config.json")) return d / "vae";
-      if (d.filename() == "vae" && fs::exists(d / "config.json")) return d;
-    }
-  throw_error(c.name(), ": no model folder with a vae/ component in case.json \"models\"");
-}
-
 void check_vae(ParityCase& c) {
   c10::InferenceMode guard;
-  auto vae = AutoencoderKL::load(vae_dir(c).string());
+  auto vae = AutoencoderKL::load(c.component_dir("vae").string());
   auto dist = vae->encode(c.input("image"));
   c.check("latent_mean", dist.mean);
   c.check("latent_logvar", dist.logvar);

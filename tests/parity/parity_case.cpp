@@ -56,6 +56,25 @@ fs::path ParityCase::model_dir(const std::string& role) const {
   throw_error(name_, ": model folder for role '", role, "' not found");
 }
 
+fs::path ParityCase::model_dir_or_first(const std::string& preferred) const {
+  if (has_model(preferred)) return model_dir(preferred);
+  const auto models = spec_.value("models", nlohmann::json::object());
+  if (!models.is_object() || models.empty())
+    throw_error(name_, ": case.json names no model folder");
+  return model_dir(models.begin().key());
+}
+
+fs::path ParityCase::component_dir(const std::string& sub) const {
+  if (spec_.contains("models"))
+    for (auto& [role, unused] : spec_.at("models").items()) {
+      (void)unused;
+      fs::path d = model_dir(role);
+      if (fs::exists(d / sub / "config.json")) return d / sub;
+      if (d.filename() == sub && fs::exists(d / "config.json")) return d;
+    }
+  throw_error(name_, ": no model folder with a ", sub, "/ component in case.json \"models\"");
+}
+
 bool ParityCase::has_input(const std::string& name) const {
   return inputs_ && inputs_->contains(name);
 }

@@ -35,6 +35,10 @@ class ParityCase {
   // from the fixtures root.
   std::filesystem::path model_dir(const std::string& role) const;
   bool has_model(const std::string& role) const;
+  // `preferred` when the case names that role, else its first role (cases with one folder).
+  std::filesystem::path model_dir_or_first(const std::string& preferred) const;
+  // The model folder holding diffusers component `sub` (e.g. "unet"), whatever role names it.
+  std::filesystem::path component_dir(const std::string& sub) const;
 
   bool has_input(const std::string& name) const;
   at::Tensor input(const std::string& name) const;
