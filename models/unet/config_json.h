@@ -43,6 +43,11 @@ inline bool has(const json& j, const std::string& key) {
   throw_error(origin, ": field '", key, "' = ", v.dump(), " is not supported (", supported, ")");
 }
 
+// Sizes the model needs to be at least 1 (channels, layers, groups, ...).
+inline void require_positive(const std::string& origin, const std::string& key, int64_t v) {
+  if (v <= 0) throw_error(origin, ": field '", key, "' = ", v, " must be positive");
+}
+
 inline int64_t to_int(const std::string& origin, const std::string& key, const json& v) {
   if (v.is_number_integer()) return v.get<int64_t>();
   if (v.is_number_float()) {

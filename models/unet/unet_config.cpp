@@ -155,16 +155,13 @@ UNet2DConditionConfig UNet2DConditionConfig::from_json(const json& j, const std:
   c.num_attention_heads = per_block("num_attention_heads");
 
   // Shapes the blocks will need; diffusers would fail (or silently misbehave) later on these.
-  auto positive = [&](const char* key, int64_t v) {
-    if (v <= 0) throw_error(origin, ": field '", key, "' = ", v, " must be positive");
-  };
-  positive("in_channels", c.in_channels);
-  positive("out_channels", c.out_channels);
-  positive("layers_per_block", c.layers_per_block);
-  positive("cross_attention_dim", c.cross_attention_dim);
-  positive("transformer_layers_per_block", c.transformer_layers_per_block);
-  positive("norm_num_groups", c.norm_num_groups);
-  positive("time_embed_dim", c.time_embed_dim());
+  cj::require_positive(origin, "in_channels", c.in_channels);
+  cj::require_positive(origin, "out_channels", c.out_channels);
+  cj::require_positive(origin, "layers_per_block", c.layers_per_block);
+  cj::require_positive(origin, "cross_attention_dim", c.cross_attention_dim);
+  cj::require_positive(origin, "transformer_layers_per_block", c.transformer_layers_per_block);
+  cj::require_positive(origin, "norm_num_groups", c.norm_num_groups);
+  cj::require_positive(origin, "time_embed_dim", c.time_embed_dim());
   if (c.conv_in_kernel <= 0 || c.conv_in_kernel % 2 == 0)
     cj::unsupported(origin, "conv_in_kernel", c.conv_in_kernel, "an odd kernel size is required");
   if (c.conv_out_kernel <= 0 || c.conv_out_kernel % 2 == 0)

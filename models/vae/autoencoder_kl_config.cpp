@@ -51,14 +51,11 @@ AutoencoderKLConfig AutoencoderKLConfig::from_json(const nlohmann::json& j,
       cj::get_bool(j, origin, "mid_block_add_attention", c.mid_block_add_attention);
   // latents_mean / latents_std (SDXL-style latent statistics) are pipeline-side only.
 
-  auto positive = [&](const char* key, int64_t v) {
-    if (v <= 0) throw_error(origin, ": field '", key, "' = ", v, " must be positive");
-  };
-  positive("in_channels", c.in_channels);
-  positive("out_channels", c.out_channels);
-  positive("layers_per_block", c.layers_per_block);
-  positive("latent_channels", c.latent_channels);
-  positive("norm_num_groups", c.norm_num_groups);
+  cj::require_positive(origin, "in_channels", c.in_channels);
+  cj::require_positive(origin, "out_channels", c.out_channels);
+  cj::require_positive(origin, "layers_per_block", c.layers_per_block);
+  cj::require_positive(origin, "latent_channels", c.latent_channels);
+  cj::require_positive(origin, "norm_num_groups", c.norm_num_groups);
   for (size_t i = 0; i < n; ++i)
     if (c.block_out_channels[i] <= 0 || c.block_out_channels[i] % c.norm_num_groups != 0)
       throw_error(origin, ": block_out_channels[", i, "] = ", c.block_out_channels[i],
