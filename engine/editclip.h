@@ -106,6 +106,76 @@ std::pair<int, int> processing_size(int w, int h, int size);
 // Rounds `size` to a multiple of 8 (at least 8); `note` explains any change.
 int round_size_to_multiple_of_8(int size, std::string* note = nullptr);
 
+// ---- full resolution ---------------------------------------------------------------------------
+
+// Interleaved float pixels in [0,1], sRGB-encoded like the 8-bit images (what a GIMP layer read
+// as "R'G'B'A float" holds). channels is 3 (RGB) or 4 (RGBA, straight alpha).
+struct FloatImage {
+  int width = 0, height = 0, channels = 3;
+  std::vector<float> pixels;  // width * height * channels
+  bool empty() const { return width <= 0 || height <= 0; }
+};
+
+// How a result computed at the processing size returns to the query's full size.
+enum class UpscaleMode {
+  Guided,  // the low-resolution *change* is transferred onto the full-resolution original, guided
+           // by it, so detail the model never saw survives (default)
+  Plain,   // the low-resolution result is simply resized (for comparison)
+};
+UpscaleMode parse_upscale_mode(const std::string& name);  // "guided" | "plain"
+std::string upscale_mode_name(UpscaleMode mode);
+
+// `edited` is the engine's result for `original` (any size; normally the processing size).
+// Returns an image of original's size and channel count; an alpha channel is copied unchanged.
+FloatImage restore_full_resolution(const FloatImage& original, const RgbImage& edited,
+                                   UpscaleMode mode = UpscaleMode::Guided);
+FloatImage to_float_image(const RgbImage& image);
+// Rounds to 8 bits; alpha (if any) is dropped: the engine works on RGB.
+RgbImage to_rgb8(const FloatImage& image);
+
+// ---- where the weights are -----------------------------------------------------------------------
+
+// Model locations and run options shared by the CLI and the GIMP plug-in. Stored as JSON in
+// settings_path(); environment variables override the file (see load_model_settings).
+struct ModelSettings {
+  std::string editclip_dir;       // HF CLIPModel folder of QWW/EditCLIP (6-channel vision tower)
+  std::string editor_dir;         // editor pipeline: unet/ vae/ scheduler/ image_proj_model.pt
+  std::string clip_baseline_dir;  // optional: plain CLIP for the baseline metrics
+  std::string lpips_dir;          // optional: LPIPS weights
+  std::string device = "auto";
+  std::string precision = "fp32";
+  int threads = 0;
+};
+
+// $EDITCLIP_SETTINGS, else $XDG_CONFIG_HOME/editclip/settings.json (~/.config/... by default).
+std::string settings_path();
+// Reads settings_path() (a missing file gives defaults), then applies the overrides
+// EDITCLIP_CLIP_DIR, EDITCLIP_EDITOR_DIR, EDITCLIP_CLIP_BASELINE_DIR, EDITCLIP_LPIPS_DIR,
+// EDITCLIP_DEVICE, EDITCLIP_PRECISION, EDITCLIP_THREADS. A malformed file is an error naming it.
+ModelSettings load_model_settings();
+// Writes atomically (temp file + rename), creating the folder.
+void save_model_settings(const ModelSettings& settings, const std::string& path = "");
+// Empty when the two required folders exist and hold their config files; otherwise a multi-line
+// explanation for a first-time user: what to download (QWW/EditCLIP, QWW/EditCLIP-IP2P plus vae/
+// and scheduler/ of timbrooks/instruct-pix2pix), where to put it, how to set the paths (settings
+// file / environment / plug-in settings dialog) and how `editclip inspect DIR` verifies it.
+std::string describe_missing_models(const ModelSettings& settings);
+
+// ---- edit presets --------------------------------------------------------------------------------
+
+// A saved edit: its embedding plus small thumbnails of the exemplar pair(s) it came from, so a
+// user can recognise it. One safetensors file (the embedding tensors, `thumbnail.<i>.before` /
+// `thumbnail.<i>.after` uint8 [h,w,3], metadata with the name and pair count).
+struct EditPreset {
+  std::string name;
+  EditEmbedding embedding;
+  std::vector<std::pair<RgbImage, RgbImage>> thumbnails;  // (before, after) per exemplar pair
+};
+void save_preset(const std::string& path, const EditPreset& preset);
+EditPreset load_preset(const std::string& path);
+// Aspect-preserving PIL bicubic downscale so the longer side is at most `max_side`.
+RgbImage make_thumbnail(const RgbImage& image, int max_side = 128);
+
 RgbImage read_image(const std::string& path, std::vector<std::string>* notes = nullptr);
 void write_image(const std::string& path, const RgbImage& image);
 

@@ -9,9 +9,12 @@ PACKAGES=(
   libopencv-dev                       # image I/O
   libglib2.0-dev                      # Unicode tables for the tokenizer
   nlohmann-json3-dev libgtest-dev
+  libgloo-dev                         # c10d's Gloo backend: data-parallel training on CPU
 )
-if [[ "${EDITCLIP_WITH_GIMP:-0}" == 1 ]]; then
-  PACKAGES+=(gimp libgimp2.0-dev)
+# The GIMP 2.10 plug-in and its headless tests (gimp-console); Xvfb for the dialog screenshot.
+# EDITCLIP_WITH_GIMP=0 skips them on a machine that only needs the engine and CLI.
+if [[ "${EDITCLIP_WITH_GIMP:-1}" == 1 ]]; then
+  PACKAGES+=(gimp libgimp2.0-dev xvfb xauth dbus gtk2-engines-pixbuf)
 fi
 
 missing=()
