@@ -11,38 +11,47 @@ namespace editclip::cli {
 
 namespace {
 const char* kHelp =
-    R"(usage: editclip apply --clip DIR --pipeline DIR (--before A --after B | --embedding E)
-                      --query Q --out R [options]
+    R"(usage: editclip apply (--before A --after B | --embedding E | --preset P...)
+                      --query Q --out R [--clip DIR] [--pipeline DIR] [options]
 
-  --clip DIR            EditCLIP model folder (HF CLIPModel, 6-channel vision tower)
-  --pipeline DIR        editor folder: unet/ vae/ scheduler/ image_proj_model.pt
   --before, --after     the exemplar pair (any image format OpenCV reads)
   --embedding E         a saved edit embedding (editclip embed) instead of the pair
+  --preset P            a saved edit preset (editclip embed --preset-out, or the GIMP plug-in's
+                        "Save edit"); repeat it to apply the average of several presets
   --query Q             image to edit
-  --out R               result (PNG/JPEG by extension), at the processing size
+  --out R               result (PNG/JPEG by extension), at the query's full size (see --upscale)
+  --upscale M           how the result returns from the processing size to the query's size:
+                        guided (default): the low-resolution change is transferred onto the
+                          full-resolution query, so detail the model never saw survives
+                        plain: the result is simply resized (PIL bicubic), for comparison
+                        none: the result is written at the processing size
   --steps N             denoising steps (50)
   --seed N              random seed (0); the same seed gives the same image
   --guidance X          edit guidance (7.0)
   --image-guidance X    image guidance (1.5)
   --size N              processing size (256): the query is scaled to about N*N pixels, aspect
                         kept, sides multiples of 8; the exemplar pair is resized to N x N
-  --device D            auto | cpu | cuda (auto)
-  --precision P         weight storage fp32 | fp16 | bf16 (fp32)
-  --threads N           CPU threads (all)
+  --clip DIR            EditCLIP model folder (HF CLIPModel, 6-channel vision tower); needed for
+                        --before/--after only
+  --pipeline DIR        editor folder: unet/ vae/ scheduler/ image_proj_model.pt
+                        (both default to the settings: see `editclip config`)
+  --device D            auto | cpu | cuda (settings, else auto)
+  --precision P         weight storage fp32 | fp16 | bf16 (settings, else fp32)
+  --threads N           CPU threads (settings, else all)
   --quiet               no progress output
 )";
 }  // namespace
 
 int cmd_apply(int argc, char** argv) {
-  Args args(argc, argv, 2,
-            {"clip", "pipeline", "before", "after", "embedding", "query", "out", "steps", "seed",
-             "guidance", "image-guidance", "size", "device", "precision", "threads"},
-            {"help", "quiet"});
+  Args args(
+      argc, argv, 2,
+      {"clip", "pipeline", "before", "after", "embedding", "preset", "query", "out", "upscale",
+       "steps", "seed", "guidance", "image-guidance", "size", "device", "precision", "threads"},
+      {"help", "quiet"});
   if (args.has("help")) {
     std::cout << kHelp;
     return 0;
   }
-  const std::string pipeline = args.require("pipeline", "(the EditCLIP-IP2P editor folder)");
   const std::string query_path = args.require("query", "(the image to edit)");
   const std::string out_path = args.require("out", "(where to write the result)");
   ApplyParams params;
@@ -53,9 +62,18 @@ int cmd_apply(int argc, char** argv) {
   params.size = args.get_int("size", 256);
   if (params.steps < 1 || params.steps > 1000)
     throw_error("--steps ", params.steps, ": must be between 1 and 1000");
+  const std::string upscale = args.get("upscale", "guided");
+  if (upscale != "none" && upscale != "guided" && upscale != "plain")
+    throw_error("--upscale '", upscale, "': expected guided, plain or none");
   const bool from_embedding = args.has("embedding");
-  if (!from_embedding && !(args.has("before") && args.has("after")))
-    throw_error("give the exemplar pair (--before A --after B) or a saved --embedding E");
+  const auto presets = args.get_all("preset");
+  const bool from_pair = args.has("before") || args.has("after");
+  if (int(from_embedding) + int(!presets.empty()) + int(from_pair) != 1)
+    throw_error(
+        "give exactly one edit: the exemplar pair (--before A --after B), a saved --embedding E, "
+        "or --preset P (repeatable)");
+  if (from_pair && !(args.has("before") && args.has("after")))
+    throw_error("give both images of the exemplar pair: --before A --after B");
 
   std::vector<std::string> notes;
   std::string size_note;
@@ -67,26 +85,40 @@ int cmd_apply(int argc, char** argv) {
   EditEmbedding embedding;
   if (from_embedding) {
     embedding = EditEmbedding::load(args.get("embedding"));
+  } else if (!presets.empty()) {
+    std::vector<EditEmbedding> all;
+    for (const auto& p : presets) all.push_back(load_preset(p).embedding);
+    embedding = all.size() == 1 ? all[0] : EditEmbedding::average(all);
   } else {
     before = read_image(args.get("before"), &notes);
     after = read_image(args.get("after"), &notes);
   }
+  // The settings are only needed for what the command line leaves out.
+  const ModelSettings settings =
+      cli_settings(!args.has("pipeline") || (from_pair && !args.has("clip")));
+  const std::string pipeline =
+      model_dir(args, "pipeline", settings.editor_dir, settings, "editor (EditCLIP-IP2P)");
+  const std::string clip =
+      from_pair ? model_dir(args, "clip", settings.editclip_dir, settings, "EditCLIP")
+                : args.get("clip");
 
-  EngineOptions options{args.get("device", "auto"), args.get("precision", "fp32"),
-                        args.get_int("threads", 0)};
-  Engine engine(options);
+  Engine engine(engine_options(args, settings));
   ProgressPrinter progress(args.has("quiet"));
   progress(Progress{"load", 0, 1});
-  if (!from_embedding) {
-    engine.load_editclip(args.require("clip", "(the EditCLIP model folder)"));
-  } else if (args.has("clip")) {
-    engine.load_editclip(args.get("clip"));
-  }
+  // A saved embedding needs no EditCLIP, but one given explicitly is loaded so the editor's
+  // projection width is checked against it.
+  if (!clip.empty()) engine.load_editclip(clip);
   engine.load_editor(pipeline);
   progress(Progress{"load", 1, 1});
-  if (!from_embedding) embedding = engine.embed(before, after, params.size, progress.callback());
+  if (from_pair) embedding = engine.embed(before, after, params.size, progress.callback());
   RgbImage result = engine.apply(embedding, query, params, progress.callback(), &notes);
   progress.finish();
+  if (upscale != "none" && (result.width != query.width || result.height != query.height)) {
+    result = to_rgb8(
+        restore_full_resolution(to_float_image(query), result, parse_upscale_mode(upscale)));
+    notes.push_back(concat("result brought back to ", query.width, "x", query.height, " (", upscale,
+                           " upscale)"));
+  }
   write_image(out_path, result);
   for (auto& n : notes) std::cerr << "note: " << n << "\n";
   std::cerr << "wrote " << out_path << " (" << result.width << "x" << result.height << ", "

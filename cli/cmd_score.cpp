@@ -10,7 +10,7 @@
 namespace editclip::cli {
 
 namespace {
-const char* kHelp = R"(usage: editclip score --clip DIR [inputs] [options]
+const char* kHelp = R"(usage: editclip score [--clip DIR] [inputs] [options]
 
 Computes every metric the inputs allow:
   EC2T       cos(EditCLIP([query, output]), EditCLIP-text(instruction))     needs --query --output --instruction
@@ -25,6 +25,8 @@ Computes every metric the inputs allow:
   --instruction TEXT     --caption-query TEXT     --caption-output TEXT
   --json                 print JSON instead of a table
   --device D  --precision P  --threads N
+The model folders default to the settings (editclip_dir, clip_baseline_dir, lpips_dir; see
+`editclip config`); the baseline metrics and LPIPS are computed when their folder is known.
 )";
 }  // namespace
 
@@ -37,7 +39,6 @@ int cmd_score(int argc, char** argv) {
     std::cout << kHelp;
     return 0;
   }
-  const std::string clip = args.require("clip", "(the EditCLIP model folder)");
   Engine::ScoreInput in;
   std::vector<std::string> notes;
   auto image = [&](const char* name, RgbImage& target) {
@@ -53,11 +54,14 @@ int cmd_score(int argc, char** argv) {
   if (in.query.empty() || in.output.empty())
     throw_error("give the edit to judge: --query (the original) and --output (the edited result)");
 
-  Engine engine(
-      {args.get("device", "auto"), args.get("precision", "fp32"), args.get_int("threads", 0)});
+  const ModelSettings settings = cli_settings(!args.has("clip"));
+  const std::string clip = model_dir(args, "clip", settings.editclip_dir, settings, "EditCLIP");
+  const std::string baseline = args.get("clip-baseline", settings.clip_baseline_dir);
+  const std::string lpips = args.get("lpips", settings.lpips_dir);
+  Engine engine(engine_options(args, settings));
   engine.load_editclip(clip);
-  if (args.has("clip-baseline")) engine.load_clip_baseline(args.get("clip-baseline"));
-  if (args.has("lpips")) engine.load_lpips(args.get("lpips"), args.get("lpips-net", "vgg"));
+  if (!baseline.empty()) engine.load_clip_baseline(baseline);
+  if (!lpips.empty()) engine.load_lpips(lpips, args.get("lpips-net", "vgg"));
   auto scores = engine.score(in);
   for (auto& n : notes) std::cerr << "note: " << n << "\n";
   if (scores.empty())

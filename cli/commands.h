@@ -2,6 +2,11 @@
 // editclip::Error escape for main() to print.
 #pragma once
 
+#include <string>
+
+#include "cli/args.h"
+#include "engine/editclip.h"
+
 namespace editclip::cli {
 
 int cmd_apply(int argc, char** argv);
@@ -10,5 +15,19 @@ int cmd_score(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_config(int argc, char** argv);
+
+// ---- model folders and run options: the command line first, then the settings (cmd_config.cpp)
+
+// The settings (file + environment). When `needed` is false (every folder the command needs was
+// given on the command line), an unreadable settings file only earns a note on stderr and the
+// defaults are used, so a broken file never blocks an explicit command.
+ModelSettings cli_settings(bool needed);
+// --device / --precision / --threads, defaulting to the settings.
+EngineOptions engine_options(const Args& args, const ModelSettings& settings);
+// The folder given by --`option`, else `configured` (from the settings). When neither gives one,
+// prints describe_missing_models() to stderr and throws an Error naming the option.
+std::string model_dir(const Args& args, const std::string& option, const std::string& configured,
+                      const ModelSettings& settings, const std::string& what);
 
 }  // namespace editclip::cli

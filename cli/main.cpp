@@ -18,6 +18,7 @@ commands:
   inspect   check a model folder: every tensor's name, shape and dtype
   convert   convert/cast a checkpoint (.safetensors, .pt) to safetensors
   bench     time the full-size models on this machine (prints JSON)
+  config    show or set where the model weights are (shared with the GIMP plug-in)
 
 `editclip <command> --help` for the options of each command.
 )";
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
     if (command == "inspect") return cmd_inspect(argc, argv);
     if (command == "convert") return cmd_convert(argc, argv);
     if (command == "bench") return cmd_bench(argc, argv);
+    if (command == "config") return cmd_config(argc, argv);
     std::cerr << "editclip: unknown command '" << command << "' (see editclip --help)\n";
     return 2;
   } catch (const editclip::Error& e) {

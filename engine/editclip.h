@@ -127,6 +127,9 @@ std::string upscale_mode_name(UpscaleMode mode);
 
 // `edited` is the engine's result for `original` (any size; normally the processing size).
 // Returns an image of original's size and channel count; an alpha channel is copied unchanged.
+// When `edited` already has original's size, its pixels are returned as they are in both modes.
+// Guided reads the guide as the engine did (to_rgb8 of `original`, PIL bicubic to edited's size).
+// About 0.5 s for a 4000x3000 layer on one CPU core.
 FloatImage restore_full_resolution(const FloatImage& original, const RgbImage& edited,
                                    UpscaleMode mode = UpscaleMode::Guided);
 FloatImage to_float_image(const RgbImage& image);
@@ -151,10 +154,23 @@ struct ModelSettings {
 std::string settings_path();
 // Reads settings_path() (a missing file gives defaults), then applies the overrides
 // EDITCLIP_CLIP_DIR, EDITCLIP_EDITOR_DIR, EDITCLIP_CLIP_BASELINE_DIR, EDITCLIP_LPIPS_DIR,
-// EDITCLIP_DEVICE, EDITCLIP_PRECISION, EDITCLIP_THREADS. A malformed file is an error naming it.
+// EDITCLIP_DEVICE, EDITCLIP_PRECISION, EDITCLIP_THREADS (empty variables are ignored). A malformed
+// file is an error naming it. The JSON keys are the field names above; unknown keys are ignored,
+// a known key of the wrong type or an invalid value is an error. Folder paths may start with
+// "~/"; relative ones in the file are relative to the file's folder.
 ModelSettings load_model_settings();
-// Writes atomically (temp file + rename), creating the folder.
+// The file alone, without the environment (what `editclip config --set` edits).
+ModelSettings read_model_settings_file(const std::string& path);
+// Writes atomically (temp file + rename), creating the folder; keys it does not know that the
+// existing file holds are kept. An empty path means settings_path().
 void save_model_settings(const ModelSettings& settings, const std::string& path = "");
+// Every field as (JSON key, value as text), in file order.
+std::vector<std::pair<std::string, std::string>> model_settings_entries(const ModelSettings& s);
+// Sets one field from text by its JSON key; an unknown key or invalid value is an error that
+// lists what is accepted.
+void set_model_setting(ModelSettings& settings, const std::string& key, const std::string& value);
+// The environment variables that override the file right now: JSON key -> variable name.
+std::map<std::string, std::string> model_settings_env_overrides();
 // Empty when the two required folders exist and hold their config files; otherwise a multi-line
 // explanation for a first-time user: what to download (QWW/EditCLIP, QWW/EditCLIP-IP2P plus vae/
 // and scheduler/ of timbrooks/instruct-pix2pix), where to put it, how to set the paths (settings

@@ -4,12 +4,14 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "engine/editclip.h"
 #include "engine/io/safetensors_reader.h"
 #include "tests/test_support.h"
 
@@ -296,4 +298,193 @@ TEST(Cli, HalfPrecisionWeightsGiveNearlyTheSameImage) {
     // ... and they really were rounded: the image is not the fp32 one.
     if (precision == std::string("bf16")) EXPECT_GT(mean, 0.0);
   }
+}
+
+// ---- full resolution, settings and presets ------------------------------------------------------
+
+namespace {
+
+// The CLI reads the user's settings file and EDITCLIP_* variables; no test may depend on the
+// developer's own (a configured fp16 would change every image). Set before any test runs.
+const bool kIsolatedFromUserSettings = [] {
+  setenv("EDITCLIP_SETTINGS", "/nonexistent/editclip-cli-tests/settings.json", 1);
+  for (const char* v :
+       {"EDITCLIP_CLIP_DIR", "EDITCLIP_EDITOR_DIR", "EDITCLIP_CLIP_BASELINE_DIR",
+        "EDITCLIP_LPIPS_DIR", "EDITCLIP_DEVICE", "EDITCLIP_PRECISION", "EDITCLIP_THREADS"})
+    unsetenv(v);
+  return true;
+}();
+
+// Sets an environment variable for the CLI runs in one scope.
+struct ScopedEnv {
+  std::string name, old;
+  bool had;
+  ScopedEnv(const std::string& n, const std::string& value) : name(n) {
+    const char* v = std::getenv(n.c_str());
+    had = v != nullptr;
+    if (had) old = v;
+    setenv(n.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (had)
+      setenv(name.c_str(), old.c_str(), 1);
+    else
+      unsetenv(name.c_str());
+  }
+};
+
+// apply_args without the model folders, for runs that take them from the settings.
+std::string apply_args_from_settings(const fs::path& out, const std::string& extra = "") {
+  std::string a = apply_args(kEditClip, kIp2p, out, extra);
+  for (const std::string opt : {"--clip " + q(kEditClip) + " ", "--pipeline " + q(kIp2p) + " "})
+    a.erase(a.find(opt), opt.size());
+  return a;
+}
+
+cv::Size image_size(const fs::path& p) {
+  return cv::imread(p.string()).size();
+}
+
+}  // namespace
+
+TEST(CliFullResolution, ApplyWritesTheQuerysSize) {
+  ASSERT_TRUE(kIsolatedFromUserSettings);
+  TempDir tmp;
+  cv::Mat src = cv::imread((kCase / "images/query_image.png").string()), wide;
+  cv::resize(src, wide, cv::Size(120, 72), 0, 0, cv::INTER_CUBIC);
+  cv::imwrite((tmp / "wide.png").string(), wide);
+  const std::string base = "--query " + q(tmp / "wide.png") + " --steps 2";
+  for (const char* mode : {"", "guided", "plain"}) {
+    const std::string opt = *mode ? std::string(" --upscale ") + mode : "";
+    CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "o.png", base + opt));
+    ASSERT_EQ(r.status, 0) << mode << ": " << r.output;
+    EXPECT_EQ(image_size(tmp / "o.png"), cv::Size(120, 72)) << mode;
+    EXPECT_NE(r.output.find("120x72"), std::string::npos) << r.output;
+    fs::remove(tmp / "o.png");
+  }
+  // none: the processing size, about 64*64 pixels with the aspect kept.
+  CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "o.png", base + " --upscale none"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(image_size(tmp / "o.png"), cv::Size(80, 48));
+  r = run(apply_args(kEditClip, kIp2p, tmp / "o.png", base + " --upscale bicubic"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--upscale"), std::string::npos) << r.output;
+}
+
+TEST(CliSettings, ConfigSetAndCheck) {
+  TempDir tmp;
+  ScopedEnv settings("EDITCLIP_SETTINGS", tmp.file("conf/settings.json"));
+  CliRun r = run("config --check");
+  EXPECT_EQ(r.status, 1) << r.output;
+  for (const char* part : {"QWW/EditCLIP-IP2P", "timbrooks/instruct-pix2pix", "editclip inspect",
+                           "conf/settings.json"})
+    EXPECT_NE(r.output.find(part), std::string::npos) << part << "\n" << r.output;
+
+  r = run("config --set editclip_dir=" + q(kEditClip) + " --set editor_dir=" + q(kIp2p) +
+          " --set device=cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(std::ifstream(tmp / "conf/settings.json"));
+  EXPECT_EQ(j["editclip_dir"], kEditClip.string());
+  EXPECT_EQ(j["editor_dir"], kIp2p.string());
+  EXPECT_EQ(j["device"], "cpu");
+  r = run("config --check");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("ok", 0), 0u) << r.output;
+
+  {
+    ScopedEnv lpips("EDITCLIP_LPIPS_DIR", "/env/lpips");
+    r = run("config");
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find(tmp.file("conf/settings.json")), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(kIp2p.string()), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("/env/lpips   (from environment variable EDITCLIP_LPIPS_DIR)"),
+              std::string::npos)
+        << r.output;
+    // --set writes only the file, never the environment's values.
+    ASSERT_EQ(run("config --set threads=2").status, 0);
+    j = nlohmann::json::parse(std::ifstream(tmp / "conf/settings.json"));
+    EXPECT_EQ(j["lpips_dir"], "");
+    EXPECT_EQ(j["threads"], 2);
+  }
+  r = run("config --set clip=/x");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("editclip_dir"), std::string::npos) << r.output;
+  r = run("config --set device=tpu");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("tpu"), std::string::npos) << r.output;
+  std::ofstream(tmp / "conf/settings.json") << "{ broken";
+  r = run("config");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("conf/settings.json"), std::string::npos) << r.output;
+}
+
+TEST(CliSettings, ApplyTakesTheModelFoldersFromTheSettings) {
+  TempDir tmp;
+  ScopedEnv settings("EDITCLIP_SETTINGS", tmp.file("settings.json"));
+  // Nothing configured: the first-run explanation, and a non-zero exit.
+  CliRun r = run(apply_args_from_settings(tmp / "o.png"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("QWW/EditCLIP-IP2P"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--pipeline"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "o.png"));
+
+  ASSERT_EQ(
+      run("config --set editclip_dir=" + q(kEditClip) + " --set editor_dir=" + q(kIp2p)).status, 0);
+  r = run(apply_args_from_settings(tmp / "o.png"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_LE(max_abs_diff(tmp / "o.png", kCase / "images/output_image.png"), 1.0);
+
+  // The environment overrides the file; an explicit option overrides both.
+  {
+    ScopedEnv editor("EDITCLIP_EDITOR_DIR", "/nonexistent/editor");
+    r = run(apply_args_from_settings(tmp / "o.png"));
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.output.find("/nonexistent/editor"), std::string::npos) << r.output;
+    r = run(apply_args_from_settings(tmp / "o.png", "--pipeline " + q(kIp2p)));
+    EXPECT_EQ(r.status, 0) << r.output;
+  }
+  // A broken settings file does not block a command that names every folder itself.
+  std::ofstream(tmp / "settings.json") << "{ broken";
+  r = run(apply_args(kEditClip, kIp2p, tmp / "o.png", "--steps 1"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("settings not used"), std::string::npos) << r.output;
+  r = run(apply_args_from_settings(tmp / "o.png"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("settings.json"), std::string::npos) << r.output;
+}
+
+TEST(CliPresets, EmbedWritesAPresetThatApplyUses) {
+  TempDir tmp;
+  CliRun r =
+      run("embed --quiet --clip " + q(kEditClip) + " --before " +
+          q(kCase / "images/input_image.png") + " --after " + q(kCase / "images/edited_image.png") +
+          " --size 64 --preset-out " + q(tmp / "winter.safetensors") + " --name 'Winter look'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "e.safetensors"));
+  editclip::EditPreset p = editclip::load_preset((tmp / "winter.safetensors").string());
+  EXPECT_EQ(p.name, "Winter look");
+  ASSERT_EQ(p.thumbnails.size(), 1u);
+  EXPECT_EQ(p.thumbnails[0].first.width, 64);  // small images are never enlarged
+
+  const std::string apply = "apply --quiet --pipeline " + q(kIp2p) + " --query " +
+                            q(kCase / "images/query_image.png") +
+                            " --steps 4 --size 64 --seed 0 --device cpu";
+  r = run(apply + " --preset " + q(tmp / "winter.safetensors") + " --out " + q(tmp / "o.png"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_LE(max_abs_diff(tmp / "o.png", kCase / "images/output_image.png"), 1.0);
+  // Several presets are averaged (the same one twice: the same edit).
+  r = run(apply + " --preset " + q(tmp / "winter.safetensors") + " --preset " +
+          q(tmp / "winter.safetensors") + " --out " + q(tmp / "o2.png"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_LE(max_abs_diff(tmp / "o2.png", tmp / "o.png"), 1.0);
+  // One edit source only.
+  r = run(apply + " --preset " + q(tmp / "winter.safetensors") + " --before " +
+          q(kCase / "images/input_image.png") + " --after " + q(kCase / "images/edited_image.png") +
+          " --out " + q(tmp / "o3.png"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("exactly one"), std::string::npos) << r.output;
+  r = run(apply + " --preset " + q(kData / "broken/truncated.safetensors") + " --out " +
+          q(tmp / "o3.png"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("truncated.safetensors"), std::string::npos) << r.output;
 }
