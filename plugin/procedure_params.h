@@ -63,6 +63,7 @@ struct ScoreSettings {
 struct SavePresetSettings {
   int32_t before_layer = -1, after_layer = -1;
   char name[256] = {};
+  int32_t size = 256;  // the pair is resized to size x size for the edit encoder
 };
 
 }  // namespace editclip::gimp
