@@ -16,6 +16,10 @@ int cmd_inspect(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_config(int argc, char** argv);
+int cmd_train_encoder(int argc, char** argv);
+int cmd_train_editor(int argc, char** argv);
+int cmd_export(int argc, char** argv);
+int cmd_toy_data(int argc, char** argv);
 
 // ---- model folders and run options: the command line first, then the settings (cmd_config.cpp)
 

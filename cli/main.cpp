@@ -19,6 +19,10 @@ commands:
   convert   convert/cast a checkpoint (.safetensors, .pt) to safetensors
   bench     time the full-size models on this machine (prints JSON)
   config    show or set where the model weights are (shared with the GIMP plug-in)
+  train-encoder  contrastive training of the EditCLIP edit encoder
+  train-editor   train the exemplar editor (UNet + projection) on edit triplets
+  export    write a training run in the release layouts (CLIPModel / pipeline folder)
+  toy-data  write a small synthetic edit dataset to try the training commands
 
 `editclip <command> --help` for the options of each command.
 )";
@@ -45,6 +49,10 @@ int main(int argc, char** argv) {
     if (command == "convert") return cmd_convert(argc, argv);
     if (command == "bench") return cmd_bench(argc, argv);
     if (command == "config") return cmd_config(argc, argv);
+    if (command == "train-encoder") return cmd_train_encoder(argc, argv);
+    if (command == "train-editor") return cmd_train_editor(argc, argv);
+    if (command == "export") return cmd_export(argc, argv);
+    if (command == "toy-data") return cmd_toy_data(argc, argv);
     std::cerr << "editclip: unknown command '" << command << "' (see editclip --help)\n";
     return 2;
   } catch (const editclip::Error& e) {

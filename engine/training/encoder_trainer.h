@@ -1,0 +1,91 @@
+// Contrastive training of the EditCLIP edit encoder (the authors' open_clip recipe): the vision
+// tower sees [input RGB, edited RGB] as 6 channels, the frozen text tower embeds the instruction,
+// and the symmetric InfoNCE loss with the learnable logit scale pulls matching pairs together.
+//
+// Exactness of the batch: the loss of a step is the loss over the whole global batch
+// (batch x world_size x accum pairs), as one process with that batch would compute it.
+//  - Gradient accumulation uses open_clip's feature cache: the features of all micro-batches are
+//    computed without gradients first, then each micro-batch is recomputed with gradients and the
+//    full-batch loss backpropagated through its own rows only; the sum over micro-batches is the
+//    full-batch gradient.
+//  - Across ranks, image and text features are all-gathered; each rank evaluates the full loss
+//    with its own rows live (open_clip's gather without gather_with_grad, local_loss off) and the
+//    rank gradients are SUMMED (not averaged): sum_r dL/dθ restricted to rank r's rows is dL/dθ.
+//  - The logit scale enters every rank's (and micro-batch's) loss identically; it is live in one
+//    of them only (rank 0, first micro-batch) and detached elsewhere, so the summed gradient
+//    counts it once.
+// So 2 processes with --batch B end with the parameters of 1 process with --batch 2B, up to
+// float summation order.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "engine/training/distributed.h"
+
+namespace editclip {
+
+struct EncoderTrainOptions {
+  std::string init;       // HF CLIPModel folder (3-channel CLIP, widened, or 6-channel EditCLIP)
+  std::string tokenizer;  // folder with the tokenizer files; empty: `init`
+  std::string data;       // manifest .jsonl, folder with manifest.jsonl, or InstructPix2Pix root
+  std::string data_format = "auto";
+  std::string out;  // run folder
+  bool skip_bad = false;
+
+  int64_t epochs = 40;
+  int64_t steps = 0;       // > 0: optimizer steps in all (overrides epochs)
+  int64_t stop_after = 0;  // > 0: stop (with a checkpoint) after this many steps of this call
+  int64_t batch = 256;     // pairs per rank per micro-batch
+  int64_t accum = 1;       // micro-batches per optimizer step
+  double lr = 2e-6, lr_patch = 2e-4, weight_decay = 0.02;
+  double beta1 = 0.9, beta2 = 0.98, eps = 1e-6;  // open_clip's ViT defaults
+  int64_t warmup = -1;                           // -1: min(10000, 5% of the steps)
+  std::string schedule = "cosine";
+  double grad_clip = 0;  // > 0: clip the global gradient norm
+  bool amp = false;      // autocast: bf16 on CUDA, bf16 on CPU
+
+  int64_t resize = 256;  // the authors' pair resize before CLIP preprocessing
+  bool flip = false;
+  uint64_t seed = 0;
+  int workers = 2;
+
+  double heldout = 0.05;  // fraction held out for evaluation (0: none)
+  int64_t heldout_max = 1000;
+  int64_t eval_every = 0;  // steps; 0: once per epoch
+  int64_t save_every = 1000;
+  int keep_last = 3;
+  bool resume = false;
+  int64_t log_every = 1;
+  bool plot = true;
+
+  std::string device = "auto";
+  int threads = 0;
+  bool quiet = false;
+
+  nlohmann::json to_json() const;
+};
+
+struct RetrievalEval {
+  int64_t step = 0;
+  int64_t pairs = 0, instructions = 0;
+  double top1 = 0, top5 = 0;                   // pair -> instruction retrieval accuracy
+  double chance_top1 = 0, chance_top5 = 0;     // 1/M and min(5, M)/M
+  double ec2t_matched = 0, ec2t_shuffled = 0;  // mean cos(E_v, E_t), own vs another instruction
+  nlohmann::json to_json() const;
+};
+
+struct EncoderTrainResult {
+  int64_t steps_done = 0;  // optimizer steps in all (resumed ones included)
+  double last_loss = 0;
+  std::optional<RetrievalEval> first_eval, last_eval;
+  std::string last_checkpoint;
+  bool stopped_early = false;  // stop_after reached before the end
+};
+
+EncoderTrainResult train_encoder(const EncoderTrainOptions& options, Communicator& comm);
+
+}  // namespace editclip
