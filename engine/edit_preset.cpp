@@ -10,6 +10,7 @@
 #include "engine/edit_embedding_data.h"
 #include "engine/editclip.h"
 #include "engine/image/pil_resample.h"
+#include "engine/image/rgb_image.h"
 #include "engine/io/safetensors_reader.h"
 
 namespace editclip {
@@ -21,24 +22,6 @@ constexpr int kVersion = 1;
 
 std::string thumb_name(size_t i, const char* which) {
   return concat("thumbnail.", i, ".", which);
-}
-
-at::Tensor image_tensor(const RgbImage& image, const std::string& what) {
-  if (image.empty()) throw_error(what, ": empty image");
-  const size_t want = static_cast<size_t>(image.width) * image.height * 3;
-  if (image.pixels.size() != want)
-    throw_error(what, ": pixel buffer has ", image.pixels.size(), " bytes, expected ", want);
-  return at::from_blob(const_cast<uint8_t*>(image.pixels.data()), {image.height, image.width, 3},
-                       at::kByte);
-}
-
-RgbImage rgb_image(const at::Tensor& hwc_u8) {
-  const at::Tensor t = hwc_u8.contiguous();
-  RgbImage out;
-  out.height = static_cast<int>(t.size(0));
-  out.width = static_cast<int>(t.size(1));
-  out.pixels.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
-  return out;
 }
 
 RgbImage read_thumbnail(const SafetensorsReader& reader, const std::string& name) {
@@ -55,7 +38,7 @@ RgbImage read_thumbnail(const SafetensorsReader& reader, const std::string& name
 
 RgbImage make_thumbnail(const RgbImage& image, int max_side) {
   if (max_side < 1) throw_error("make_thumbnail: max_side ", max_side, " must be at least 1");
-  const at::Tensor src = image_tensor(image, "make_thumbnail");
+  const at::Tensor src = rgb_view(image, "make_thumbnail");
   const int longer = std::max(image.width, image.height);
   if (longer <= max_side) return image;
   const double scale = static_cast<double>(max_side) / longer;
@@ -73,9 +56,9 @@ void save_preset(const std::string& path, const EditPreset& preset) {
   for (size_t i = 0; i < preset.thumbnails.size(); ++i) {
     const auto& [before, after] = preset.thumbnails[i];
     tensors.emplace_back(thumb_name(i, "before"),
-                         image_tensor(before, concat(path, ": thumbnail ", i, " (before)")));
+                         rgb_view(before, concat(path, ": thumbnail ", i, " (before)")));
     tensors.emplace_back(thumb_name(i, "after"),
-                         image_tensor(after, concat(path, ": thumbnail ", i, " (after)")));
+                         rgb_view(after, concat(path, ": thumbnail ", i, " (after)")));
   }
   write_safetensors(path, tensors,
                     {{"format", kFormat},

@@ -10,6 +10,7 @@
 #include "engine/image/editclip_preprocess.h"
 #include "engine/image/image_io.h"
 #include "engine/image/pil_resample.h"
+#include "engine/image/rgb_image.h"
 #include "engine/io/safetensors_reader.h"
 #include "engine/pipelines/edit_scorer.h"
 #include "engine/pipelines/exemplar_editor.h"
@@ -21,23 +22,9 @@ namespace editclip {
 
 namespace {
 
+// A copy, so that nothing downstream can write to or outlive the caller's pixels.
 at::Tensor to_tensor(const RgbImage& image, const char* what) {
-  if (image.empty()) throw_error(what, ": empty image");
-  if (image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3)
-    throw_error(what, ": pixel buffer has ", image.pixels.size(), " bytes, expected ",
-                static_cast<size_t>(image.width) * image.height * 3);
-  return at::from_blob(const_cast<uint8_t*>(image.pixels.data()), {image.height, image.width, 3},
-                       at::kByte)
-      .clone();
-}
-
-RgbImage from_tensor(const at::Tensor& hwc_u8) {
-  at::Tensor t = hwc_u8.to(at::kCPU).to(at::kByte).contiguous();
-  RgbImage out;
-  out.height = static_cast<int>(t.size(0));
-  out.width = static_cast<int>(t.size(1));
-  out.pixels.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
-  return out;
+  return rgb_view(image, what).clone();
 }
 
 }  // namespace
@@ -46,7 +33,7 @@ RgbImage read_image(const std::string& path, std::vector<std::string>* notes) {
   LoadedImage loaded = load_image_rgb(path);
   if (notes)
     for (auto& n : loaded.notes) notes->push_back(n);
-  return from_tensor(loaded.rgb);
+  return rgb_image(loaded.rgb);
 }
 
 void write_image(const std::string& path, const RgbImage& image) {
@@ -231,7 +218,7 @@ RgbImage Engine::apply(const EditEmbedding& edit, const RgbImage& query, const A
   ep.guidance = params.guidance;
   ep.image_guidance = params.image_guidance;
   EditEncoding enc{d.last_hidden_state, d.image_embeds};
-  return from_tensor(impl_->editor->edit(enc, q, ep, progress));
+  return rgb_image(impl_->editor->edit(enc, q, ep, progress));
 }
 
 std::map<std::string, double> Engine::score(const ScoreInput& in) const {

@@ -11,7 +11,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -30,43 +29,31 @@ struct Field {
   const char* key;
   const char* env;
   Kind kind;
-  std::function<std::string&(ModelSettings&)> text;  // Folder / Choice
-  std::vector<std::string> choices;                  // Choice
+  std::string ModelSettings::*text;  // Folder / Choice
+  std::vector<std::string> choices;  // Choice
 };
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> all{
-      {"editclip_dir",
-       "EDITCLIP_CLIP_DIR",
-       Kind::Folder,
-       [](ModelSettings& s) -> std::string& { return s.editclip_dir; },
-       {}},
-      {"editor_dir",
-       "EDITCLIP_EDITOR_DIR",
-       Kind::Folder,
-       [](ModelSettings& s) -> std::string& { return s.editor_dir; },
-       {}},
+      {"editclip_dir", "EDITCLIP_CLIP_DIR", Kind::Folder, &ModelSettings::editclip_dir, {}},
+      {"editor_dir", "EDITCLIP_EDITOR_DIR", Kind::Folder, &ModelSettings::editor_dir, {}},
       {"clip_baseline_dir",
        "EDITCLIP_CLIP_BASELINE_DIR",
        Kind::Folder,
-       [](ModelSettings& s) -> std::string& { return s.clip_baseline_dir; },
+       &ModelSettings::clip_baseline_dir,
        {}},
-      {"lpips_dir",
-       "EDITCLIP_LPIPS_DIR",
-       Kind::Folder,
-       [](ModelSettings& s) -> std::string& { return s.lpips_dir; },
-       {}},
+      {"lpips_dir", "EDITCLIP_LPIPS_DIR", Kind::Folder, &ModelSettings::lpips_dir, {}},
       // The same spellings the engine accepts (engine/core/runtime.cpp), checked here so a typo
       // is reported against the file or variable rather than as a bad --device.
       {"device",
        "EDITCLIP_DEVICE",
        Kind::Choice,
-       [](ModelSettings& s) -> std::string& { return s.device; },
+       &ModelSettings::device,
        {"auto", "cpu", "cuda", "gpu"}},
       {"precision",
        "EDITCLIP_PRECISION",
        Kind::Choice,
-       [](ModelSettings& s) -> std::string& { return s.precision; },
+       &ModelSettings::precision,
        {"fp32", "float32", "fp16", "float16", "half", "bf16", "bfloat16"}},
       {"threads", "EDITCLIP_THREADS", Kind::Count, nullptr, {}},
   };
@@ -113,12 +100,12 @@ void assign(ModelSettings& s, const Field& f, const std::string& value, const st
             const fs::path& base) {
   switch (f.kind) {
     case Kind::Folder:
-      f.text(s) = expand_folder(value, base);
+      s.*f.text = expand_folder(value, base);
       return;
     case Kind::Choice: {
       for (const auto& c : f.choices)
         if (value == c) {
-          f.text(s) = value;
+          s.*f.text = value;
           return;
         }
       std::string list;
@@ -327,10 +314,9 @@ void save_model_settings(const ModelSettings& settings, const std::string& path_
 }
 
 std::vector<std::pair<std::string, std::string>> model_settings_entries(const ModelSettings& s) {
-  ModelSettings copy = s;
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& f : fields())
-    out.emplace_back(f.key, f.kind == Kind::Count ? std::to_string(s.threads) : f.text(copy));
+    out.emplace_back(f.key, f.kind == Kind::Count ? std::to_string(s.threads) : s.*f.text);
   return out;
 }
 

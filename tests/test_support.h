@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/core/error.h"
 
@@ -14,11 +18,11 @@ namespace editclip::test {
 // A fresh folder per test (named after it), removed afterwards.
 struct TempDir {
   std::filesystem::path path;
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = std::filesystem::temp_directory_path() / concat("editclip_test_", ::getpid(), "_",
-                                                           info ? info->test_suite_name() : "x",
-                                                           "_", info ? info->name() : "x");
+  TempDir() : TempDir(current_test_name()) {}
+  // Named `name` instead, e.g. for a folder a whole suite shares (no test runs in SetUpTestSuite).
+  explicit TempDir(const std::string& name)
+      : path(std::filesystem::temp_directory_path() /
+             concat("editclip_test_", ::getpid(), "_", name)) {
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }
@@ -30,6 +34,50 @@ struct TempDir {
   TempDir& operator=(const TempDir&) = delete;
   std::string file(const std::string& name) const { return (path / name).string(); }
   std::filesystem::path operator/(const std::string& name) const { return path / name; }
+
+ private:
+  static std::string current_test_name() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    return info ? concat(info->test_suite_name(), "_", info->name()) : "x_x";
+  }
+};
+
+// Changes environment variables for one scope; when it ends, each one changed (or save()d) gets
+// back the value it had before, or is removed again if it had none.
+class ScopedEnv {
+ public:
+  ScopedEnv() = default;
+  // Sets `name` to `value`, or removes it for std::nullopt.
+  ScopedEnv(const std::string& name, const std::optional<std::string>& value) { set(name, value); }
+  ~ScopedEnv() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      if (it->second)
+        ::setenv(it->first.c_str(), it->second->c_str(), 1);
+      else
+        ::unsetenv(it->first.c_str());
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+  void set(const std::string& name, const std::optional<std::string>& value) {
+    save(name);
+    if (value)
+      ::setenv(name.c_str(), value->c_str(), 1);
+    else
+      ::unsetenv(name.c_str());
+  }
+  void unset(const std::string& name) { set(name, std::nullopt); }
+  // Restores `name` at the end without changing it now (for code that sets it directly).
+  void save(const std::string& name) {
+    for (const auto& [n, v] : saved_)
+      if (n == name) return;
+    const char* v = std::getenv(name.c_str());
+    saved_.emplace_back(name, v ? std::optional<std::string>(v) : std::nullopt);
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
 };
 
 // Message of the editclip::Error `f` throws ("" if none).

@@ -90,46 +90,22 @@ void on_layer_changed(GtkWidget* combo, gpointer data) {
   set_error_text(d->error_label, "");
 }
 
-GtkWidget* layer_row(GtkTable* table, int row, const char* label, const char* tip, GtkWidget* combo,
-                     GtkWidget** thumb) {
-  GtkWidget* l = left_label(label);
-  gtk_label_set_mnemonic_widget(GTK_LABEL(l), combo);
-  gtk_table_attach(table, l, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
-  gtk_table_attach(table, combo, 1, 2, row, row + 1, GtkAttachOptions(GTK_EXPAND | GTK_FILL),
-                   GTK_SHRINK, 0, 0);
-  *thumb = gtk_image_new();
-  GtkWidget* frame = gtk_frame_new(nullptr);
-  gtk_frame_set_shadow_type(GTK_FRAME(frame), GTK_SHADOW_IN);
-  gtk_container_add(GTK_CONTAINER(frame), *thumb);
-  gtk_table_attach(table, frame, 2, 3, row, row + 1, GTK_SHRINK, GTK_SHRINK, 0, 0);
-  set_tip(combo, tip);
-  return combo;
-}
-
 GtkWidget* make_layers_page(ApplyDialog* d) {
   GtkWidget* vbox = gtk_vbox_new(FALSE, 6);
   gtk_container_set_border_width(GTK_CONTAINER(vbox), 8);
-  GtkWidget* table = gtk_table_new(2, 3, FALSE);
-  gtk_table_set_col_spacings(GTK_TABLE(table), 6);
-  gtk_table_set_row_spacings(GTK_TABLE(table), 4);
+  GtkWidget* table = form_table(2);
   gtk_box_pack_start(GTK_BOX(vbox), table, FALSE, FALSE, 0);
 
   // Guess the pair from layer names the first time (no valid last values).
-  int32_t before = d->v.before_layer, after = d->v.after_layer;
-  if (!is_usable_layer(before)) before = find_layer_named("before");
-  if (!is_usable_layer(after)) after = find_layer_named("after");
-
-  d->before_combo = layer_combo(before);
-  d->after_combo = layer_combo(after);
-  layer_row(GTK_TABLE(table), 0,
-            "_Before:", "The exemplar's original image: any layer of any open image.",
-            d->before_combo, &d->before_thumb);
-  layer_row(GTK_TABLE(table), 1, "_After:",
-            "The exemplar's edited image. The change from Before to After is what gets applied "
-            "to the query. It may differ in size from Before: both are resized for the model.",
-            d->after_combo, &d->after_thumb);
-  set_thumbnail(d->before_thumb, combo_layer(d->before_combo), kLayerThumb);
-  set_thumbnail(d->after_thumb, combo_layer(d->after_combo), kLayerThumb);
+  d->before_combo =
+      attach_layer_row(GTK_TABLE(table), 0,
+                       "_Before:", "The exemplar's original image: any layer of any open image.",
+                       usable_or_named(d->v.before_layer, "before"), kLayerThumb, &d->before_thumb);
+  d->after_combo = attach_layer_row(
+      GTK_TABLE(table), 1, "_After:",
+      "The exemplar's edited image. The change from Before to After is what gets applied to the "
+      "query. It may differ in size from Before: both are resized for the model.",
+      usable_or_named(d->v.after_layer, "after"), kLayerThumb, &d->after_thumb);
   g_signal_connect(d->before_combo, "changed", G_CALLBACK(on_layer_changed), d);
   g_signal_connect(d->after_combo, "changed", G_CALLBACK(on_layer_changed), d);
 
@@ -205,11 +181,7 @@ void show_preset_preview(ApplyDialog* d, PresetPage* page, const std::string& pa
     if (c->ok && !c->preview.name.empty()) title = c->preview.name;
   }
   GtkWidget* name = gtk_label_new(nullptr);
-  gchar* escaped = g_markup_escape_text(title.c_str(), -1);
-  gchar* markup = g_strdup_printf("<b>%s</b>", escaped);
-  gtk_label_set_markup(GTK_LABEL(name), markup);
-  g_free(markup);
-  g_free(escaped);
+  set_markup(name, "<b>%s</b>", title.c_str());
   gtk_misc_set_alignment(GTK_MISC(name), 0.0, 0.5);
   gtk_label_set_ellipsize(GTK_LABEL(name), PANGO_ELLIPSIZE_END);
   gtk_widget_set_size_request(name, kPreviewWidth, -1);
@@ -376,11 +348,7 @@ GtkWidget* make_preset_page(ApplyDialog* d, PresetPage* page, bool multi) {
   GtkWidget* hbox = gtk_hbox_new(FALSE, 8);
   gtk_box_pack_start(GTK_BOX(vbox), hbox, TRUE, TRUE, 0);
 
-  GtkWidget* scrolled = gtk_scrolled_window_new(nullptr, nullptr);
-  gtk_scrolled_window_set_policy(GTK_SCROLLED_WINDOW(scrolled), GTK_POLICY_NEVER,
-                                 GTK_POLICY_AUTOMATIC);
-  gtk_scrolled_window_set_shadow_type(GTK_SCROLLED_WINDOW(scrolled), GTK_SHADOW_IN);
-  gtk_widget_set_size_request(scrolled, 190, 150);
+  GtkWidget* scrolled = scrolled_window(190, 150);
   gtk_box_pack_start(GTK_BOX(hbox), scrolled, TRUE, TRUE, 0);
 
   page->view = gtk_tree_view_new_with_model(GTK_TREE_MODEL(d->presets));
@@ -520,15 +488,6 @@ void on_size_changed(GtkSpinButton*, gpointer data) {
   update_size_note(static_cast<ApplyDialog*>(data));
 }
 
-void attach_row(GtkTable* table, int row, const char* label, GtkWidget* widget) {
-  GtkWidget* l = left_label(label);
-  gtk_label_set_mnemonic_widget(GTK_LABEL(l), widget);
-  gtk_table_attach(table, l, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
-  GtkWidget* align = gtk_alignment_new(0.0, 0.5, 0.0, 0.0);
-  gtk_container_add(GTK_CONTAINER(align), widget);
-  gtk_table_attach(table, align, 1, 3, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
-}
-
 bool any_selection(const ApplyDialog* d) {
   if (!d->batch) return d->image > 0 && !gimp_selection_is_empty(d->image);
   for (int32_t img : open_images())
@@ -538,9 +497,7 @@ bool any_selection(const ApplyDialog* d) {
 
 GtkWidget* make_settings_frame(ApplyDialog* d) {
   GtkWidget* frame = gimp_frame_new("Settings");
-  GtkWidget* table = gtk_table_new(8, 3, FALSE);
-  gtk_table_set_col_spacings(GTK_TABLE(table), 6);
-  gtk_table_set_row_spacings(GTK_TABLE(table), 4);
+  GtkWidget* table = form_table(8);
   gtk_container_add(GTK_CONTAINER(frame), table);
   GtkTable* t = GTK_TABLE(table);
   ApplySettings& v = d->v;
@@ -737,7 +694,6 @@ bool run_apply_dialog(int32_t image, int32_t drawable, ApplySettings* settings, 
   d.image = image;
   d.drawable = drawable;
   d.batch = batch;
-  const char* proc = batch ? "plug-in-editclip-apply-all" : "plug-in-editclip-apply";
   if (is_usable_layer(drawable)) {
     d.region_w = gimp_drawable_width(drawable);
     d.region_h = gimp_drawable_height(drawable);
@@ -750,18 +706,10 @@ bool run_apply_dialog(int32_t image, int32_t drawable, ApplySettings* settings, 
     }
   }
 
-  d.dialog = gimp_dialog_new(
-      batch ? "EditCLIP: Apply to All Open Images" : "EditCLIP: Apply Exemplar Edit",
-      "editclip-apply", nullptr, GtkDialogFlags(0), gimp_standard_help_func, proc, GTK_STOCK_CANCEL,
-      GTK_RESPONSE_CANCEL, GTK_STOCK_OK, GTK_RESPONSE_OK, nullptr);
-  gtk_dialog_set_alternative_button_order(GTK_DIALOG(d.dialog), GTK_RESPONSE_OK,
-                                          GTK_RESPONSE_CANCEL, -1);
-  set_transient(d.dialog);
-
-  GtkWidget* main_vbox = gtk_vbox_new(FALSE, 10);
-  gtk_container_set_border_width(GTK_CONTAINER(main_vbox), 12);
-  gtk_box_pack_start(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(d.dialog))), main_vbox, TRUE,
-                     TRUE, 0);
+  d.dialog =
+      new_dialog(batch ? "EditCLIP: Apply to All Open Images" : "EditCLIP: Apply Exemplar Edit",
+                 "editclip-apply", batch ? "plug-in-editclip-apply-all" : "plug-in-editclip-apply");
+  GtkWidget* main_vbox = content_vbox(d.dialog);
 
   const std::string hint =
       batch ? "The edit is computed once and applied to the active layer of every open image. "
@@ -793,13 +741,8 @@ bool run_apply_dialog(int32_t image, int32_t drawable, ApplySettings* settings, 
 
   gtk_box_pack_start(GTK_BOX(main_vbox), make_settings_frame(&d), FALSE, FALSE, 0);
 
-  d.error_label = gtk_label_new("");
-  gtk_misc_set_alignment(GTK_MISC(d.error_label), 0.0, 0.5);
-  gtk_label_set_line_wrap(GTK_LABEL(d.error_label), TRUE);
-  gtk_box_pack_start(GTK_BOX(main_vbox), d.error_label, FALSE, FALSE, 0);
-
+  d.error_label = add_error_label(main_vbox);
   gtk_widget_show_all(main_vbox);
-  gtk_widget_hide(d.error_label);
   refresh_models_warning(&d);
   // Show the tab after the pages are visible (GtkNotebook ignores hidden pages).
   gtk_notebook_set_current_page(GTK_NOTEBOOK(d.notebook),

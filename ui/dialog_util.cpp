@@ -1,6 +1,7 @@
 #include "ui/dialog_util.h"
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -314,34 +315,130 @@ GtkWidget* left_label(const std::string& text, bool wrap) {
   return label;
 }
 
-GtkWidget* hint_label(const std::string& text) {
-  GtkWidget* label = gtk_label_new(nullptr);
-  gchar* escaped = g_markup_escape_text(text.c_str(), -1);
-  gchar* markup = g_strdup_printf("<small>%s</small>", escaped);
+void set_markup(GtkWidget* label, const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  gchar* markup = g_markup_vprintf_escaped(format, args);
+  va_end(args);
   gtk_label_set_markup(GTK_LABEL(label), markup);
   g_free(markup);
-  g_free(escaped);
+}
+
+GtkWidget* hint_label(const std::string& text) {
+  GtkWidget* label = gtk_label_new(nullptr);
+  set_markup(label, "<small>%s</small>", text.c_str());
   gtk_misc_set_alignment(GTK_MISC(label), 0.0, 0.5);
   gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
   return label;
 }
 
-void set_error_text(GtkWidget* label, const std::string& text) {
+void set_coloured_text(GtkWidget* label, const std::string& text, const char* colour) {
   if (!label) return;
   if (text.empty()) {
     gtk_widget_hide(label);
     return;
   }
-  gchar* escaped = g_markup_escape_text(text.c_str(), -1);
-  gchar* markup = g_strdup_printf("<span foreground=\"#d83c3c\"><b>%s</b></span>", escaped);
-  gtk_label_set_markup(GTK_LABEL(label), markup);
-  g_free(markup);
-  g_free(escaped);
+  set_markup(label, "<span foreground=\"%s\"><b>%s</b></span>", colour, text.c_str());
   gtk_widget_show(label);
+}
+
+void set_error_text(GtkWidget* label, const std::string& text) {
+  set_coloured_text(label, text, "#d83c3c");
+}
+
+std::string entry_text(GtkWidget* entry) {
+  return trim(gtk_entry_get_text(GTK_ENTRY(entry)));
+}
+
+int32_t usable_or_named(int32_t id, const char* word) {
+  return is_usable_layer(id) ? id : find_layer_named(word);
 }
 
 void set_tip(GtkWidget* widget, const char* tip) {
   gimp_help_set_help_data(widget, tip, nullptr);
+}
+
+// ---- layout -------------------------------------------------------------------------------------
+
+GtkWidget* new_dialog(const char* title, const char* role, const char* help_id,
+                      const char* ok_label) {
+  GtkWidget* dialog =
+      gimp_dialog_new(title, role, nullptr, GtkDialogFlags(0), gimp_standard_help_func, help_id,
+                      GTK_STOCK_CANCEL, GTK_RESPONSE_CANCEL, ok_label, GTK_RESPONSE_OK, nullptr);
+  gtk_dialog_set_alternative_button_order(GTK_DIALOG(dialog), GTK_RESPONSE_OK, GTK_RESPONSE_CANCEL,
+                                          -1);
+  set_transient(dialog);
+  return dialog;
+}
+
+GtkWidget* content_vbox(GtkWidget* dialog) {
+  GtkWidget* vbox = gtk_vbox_new(FALSE, 10);
+  gtk_container_set_border_width(GTK_CONTAINER(vbox), 12);
+  gtk_box_pack_start(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(dialog))), vbox, TRUE, TRUE, 0);
+  return vbox;
+}
+
+GtkWidget* form_table(int rows) {
+  GtkWidget* table = gtk_table_new(rows, 3, FALSE);
+  gtk_table_set_col_spacings(GTK_TABLE(table), 6);
+  gtk_table_set_row_spacings(GTK_TABLE(table), 4);
+  return table;
+}
+
+GtkTable* add_form_frame(GtkWidget* box, const char* title, int rows) {
+  GtkWidget* frame = gimp_frame_new(title);
+  gtk_box_pack_start(GTK_BOX(box), frame, FALSE, FALSE, 0);
+  GtkWidget* table = form_table(rows);
+  gtk_container_add(GTK_CONTAINER(frame), table);
+  return GTK_TABLE(table);
+}
+
+void attach_label(GtkTable* table, int row, const char* label, GtkWidget* widget) {
+  GtkWidget* l = left_label(label);
+  gtk_label_set_mnemonic_widget(GTK_LABEL(l), widget);
+  gtk_table_attach(table, l, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+}
+
+void attach_row(GtkTable* table, int row, const char* label, GtkWidget* widget, const char* tip) {
+  attach_label(table, row, label, widget);
+  GtkWidget* align = gtk_alignment_new(0.0, 0.5, 0.0, 0.0);
+  gtk_container_add(GTK_CONTAINER(align), widget);
+  gtk_table_attach(table, align, 1, 3, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+  if (tip) set_tip(widget, tip);
+}
+
+GtkWidget* attach_layer_row(GtkTable* table, int row, const char* label, const char* tip,
+                            int32_t active, int thumb_size, GtkWidget** thumb) {
+  GtkWidget* combo = layer_combo(active);
+  attach_label(table, row, label, combo);
+  gtk_table_attach(table, combo, 1, 2, row, row + 1, GtkAttachOptions(GTK_EXPAND | GTK_FILL),
+                   GTK_SHRINK, 0, 0);
+  *thumb = gtk_image_new();
+  GtkWidget* frame = gtk_frame_new(nullptr);
+  gtk_frame_set_shadow_type(GTK_FRAME(frame), GTK_SHADOW_IN);
+  gtk_container_add(GTK_CONTAINER(frame), *thumb);
+  gtk_table_attach(table, frame, 2, 3, row, row + 1, GTK_SHRINK, GTK_SHRINK, 0, 0);
+  set_thumbnail(*thumb, combo_layer(combo), thumb_size);
+  set_tip(combo, tip);
+  return combo;
+}
+
+GtkWidget* add_error_label(GtkWidget* box) {
+  GtkWidget* label = gtk_label_new("");
+  gtk_misc_set_alignment(GTK_MISC(label), 0.0, 0.5);
+  gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
+  gtk_widget_set_no_show_all(label, TRUE);
+  gtk_box_pack_start(GTK_BOX(box), label, FALSE, FALSE, 0);
+  return label;
+}
+
+GtkWidget* scrolled_window(int width, int height) {
+  GtkWidget* scrolled = gtk_scrolled_window_new(nullptr, nullptr);
+  gtk_scrolled_window_set_policy(GTK_SCROLLED_WINDOW(scrolled), GTK_POLICY_NEVER,
+                                 GTK_POLICY_AUTOMATIC);
+  gtk_scrolled_window_set_shadow_type(GTK_SCROLLED_WINDOW(scrolled), GTK_SHADOW_IN);
+  gtk_widget_set_size_request(scrolled, width, height);
+  return scrolled;
 }
 
 // ---- running ------------------------------------------------------------------------------------

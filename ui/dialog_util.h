@@ -43,13 +43,48 @@ GdkPixbuf* rgb_pixbuf(const RgbImage& image, int max_side);
 void set_thumbnail(GtkWidget* image, int32_t id, int size);
 
 GtkWidget* left_label(const std::string& text, bool wrap = false);
-GtkWidget* hint_label(const std::string& text);                  // small, wrapped, greyed help text
+GtkWidget* hint_label(const std::string& text);  // small, wrapped, greyed help text
+// Sets a label's Pango markup: `format` filled like printf, string arguments markup-escaped.
+void set_markup(GtkWidget* label, const char* format, ...) G_GNUC_PRINTF(2, 3);
+// Bold text in `colour` ("#rrggbb"); empty hides the label.
+void set_coloured_text(GtkWidget* label, const std::string& text, const char* colour);
 void set_error_text(GtkWidget* label, const std::string& text);  // red; empty hides it
+// Text of a GtkEntry without leading and trailing blanks.
+std::string entry_text(GtkWidget* entry);
+// `id` when it is a usable layer, else find_layer_named(word): a first guess for a layer picker.
+int32_t usable_or_named(int32_t id, const char* word);
 
 void set_tip(GtkWidget* widget, const char* tip);
 
 // Transient for the dialog being run (a dialog opened from another one), else for GIMP's window.
 void set_transient(GtkWidget* window);
+
+// ---- layout -------------------------------------------------------------------------------------
+
+// A Cancel / `ok_label` GimpDialog answering GTK_RESPONSE_CANCEL / GTK_RESPONSE_OK, with the
+// buttons in the platform's order and made transient (set_transient).
+GtkWidget* new_dialog(const char* title, const char* role, const char* help_id,
+                      const char* ok_label = GTK_STOCK_OK);
+// The padded box that holds all of a dialog's content.
+GtkWidget* content_vbox(GtkWidget* dialog);
+// The form grid of these dialogs: labels in column 0, widgets in 1, thumbnails or buttons in 2.
+GtkWidget* form_table(int rows);
+// A titled GIMP frame packed at the end of `box`, holding a form_table.
+GtkTable* add_form_frame(GtkWidget* box, const char* title, int rows);
+// Column 0 of `row`: a label whose mnemonic activates `widget`.
+void attach_label(GtkTable* table, int row, const char* label, GtkWidget* widget);
+// A labelled row with `widget` at its natural size across columns 1-2; `tip` may be nullptr.
+void attach_row(GtkTable* table, int row, const char* label, GtkWidget* widget,
+                const char* tip = nullptr);
+// A labelled layer_combo(active) and, in column 2, a framed thumbnail (`*thumb`) of the layer it
+// shows. Returns the combo box; keeping the thumbnail current is the caller's.
+GtkWidget* attach_layer_row(GtkTable* table, int row, const char* label, const char* tip,
+                            int32_t active, int thumb_size, GtkWidget** thumb);
+// The label run_dialog shows validation errors in: wrapped, packed at the end of `box`, hidden
+// until set_error_text gives it a text (gtk_widget_show_all leaves it alone).
+GtkWidget* add_error_label(GtkWidget* box);
+// A framed scrolled window that scrolls vertically only, at least width x height.
+GtkWidget* scrolled_window(int width, int height);
 
 // ---- running ------------------------------------------------------------------------------------
 

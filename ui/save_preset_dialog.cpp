@@ -67,9 +67,7 @@ std::string collect(SaveDialog* d) {
   if (!is_usable_layer(v.after_layer)) return "Choose the After layer of the exemplar.";
   if (v.before_layer == v.after_layer)
     return "Before and After are the same layer: there is no edit to save.";
-  std::string name = gtk_entry_get_text(GTK_ENTRY(d->name_entry));
-  const size_t b = name.find_first_not_of(" \t"), e = name.find_last_not_of(" \t");
-  name = b == std::string::npos ? "" : name.substr(b, e - b + 1);
+  const std::string name = entry_text(d->name_entry);
   if (name.empty()) return "Give the preset a name.";
   if (!copy_to_buffer(name, v.name, sizeof v.name))
     return "The name is too long (at most " + std::to_string(sizeof v.name - 1) + " bytes).";
@@ -82,18 +80,9 @@ bool run_save_preset_dialog(int32_t image, int32_t drawable, SavePresetSettings*
   if (!s || !init_ui()) return false;
   SaveDialog d;
   d.v = *s;
-  d.dialog = gimp_dialog_new("EditCLIP: Save Edit Preset", "editclip-save-preset", nullptr,
-                             GtkDialogFlags(0), gimp_standard_help_func,
-                             "plug-in-editclip-save-preset", GTK_STOCK_CANCEL, GTK_RESPONSE_CANCEL,
-                             GTK_STOCK_SAVE, GTK_RESPONSE_OK, nullptr);
-  gtk_dialog_set_alternative_button_order(GTK_DIALOG(d.dialog), GTK_RESPONSE_OK,
-                                          GTK_RESPONSE_CANCEL, -1);
-  set_transient(d.dialog);
-
-  GtkWidget* vbox = gtk_vbox_new(FALSE, 10);
-  gtk_container_set_border_width(GTK_CONTAINER(vbox), 12);
-  gtk_box_pack_start(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(d.dialog))), vbox, TRUE, TRUE,
-                     0);
+  d.dialog = new_dialog("EditCLIP: Save Edit Preset", "editclip-save-preset",
+                        "plug-in-editclip-save-preset", GTK_STOCK_SAVE);
+  GtkWidget* vbox = content_vbox(d.dialog);
   const std::string hint =
       "Saves the edit of an exemplar pair (its EditCLIP embedding plus small thumbnails) so the "
       "Apply dialog can reuse it from its Saved preset tab, without the layers. Presets are "
@@ -101,52 +90,21 @@ bool run_save_preset_dialog(int32_t image, int32_t drawable, SavePresetSettings*
       preset_folder() + ".";
   gtk_box_pack_start(GTK_BOX(vbox), gimp_hint_box_new(hint.c_str()), FALSE, FALSE, 0);
 
-  int32_t before = d.v.before_layer, after = d.v.after_layer;
-  if (!is_usable_layer(before)) before = find_layer_named("before");
-  if (!is_usable_layer(after)) after = find_layer_named("after");
-
-  GtkWidget* frame = gimp_frame_new("Exemplar");
-  gtk_box_pack_start(GTK_BOX(vbox), frame, FALSE, FALSE, 0);
-  GtkWidget* table = gtk_table_new(3, 3, FALSE);
-  gtk_table_set_col_spacings(GTK_TABLE(table), 6);
-  gtk_table_set_row_spacings(GTK_TABLE(table), 4);
-  gtk_container_add(GTK_CONTAINER(frame), table);
-  struct Row {
-    const char* label;
-    const char* tip;
-    int32_t active;
-    GtkWidget** combo;
-    GtkWidget** thumb;
-  } rows[] = {
-      {"_Before:", "The exemplar's original image (any open image).", before, &d.before_combo,
-       &d.before_thumb},
-      {"_After:", "The exemplar's edited image. The change from Before to After is what is saved.",
-       after, &d.after_combo, &d.after_thumb},
-  };
-  for (int i = 0; i < 2; ++i) {
-    *rows[i].combo = layer_combo(rows[i].active);
-    *rows[i].thumb = gtk_image_new();
-    GtkWidget* l = left_label(rows[i].label);
-    gtk_label_set_mnemonic_widget(GTK_LABEL(l), *rows[i].combo);
-    gtk_table_attach(GTK_TABLE(table), l, 0, 1, i, i + 1, GTK_FILL, GTK_FILL, 0, 0);
-    gtk_table_attach(GTK_TABLE(table), *rows[i].combo, 1, 2, i, i + 1,
-                     GtkAttachOptions(GTK_EXPAND | GTK_FILL), GTK_SHRINK, 0, 0);
-    GtkWidget* f = gtk_frame_new(nullptr);
-    gtk_frame_set_shadow_type(GTK_FRAME(f), GTK_SHADOW_IN);
-    gtk_container_add(GTK_CONTAINER(f), *rows[i].thumb);
-    gtk_table_attach(GTK_TABLE(table), f, 2, 3, i, i + 1, GTK_SHRINK, GTK_SHRINK, 0, 0);
-    set_thumbnail(*rows[i].thumb, combo_layer(*rows[i].combo), kThumb);
-    set_tip(*rows[i].combo, rows[i].tip);
-  }
+  GtkTable* table = add_form_frame(vbox, "Exemplar", 3);
+  d.before_combo =
+      attach_layer_row(table, 0, "_Before:", "The exemplar's original image (any open image).",
+                       usable_or_named(d.v.before_layer, "before"), kThumb, &d.before_thumb);
+  d.after_combo = attach_layer_row(
+      table, 1,
+      "_After:", "The exemplar's edited image. The change from Before to After is what is saved.",
+      usable_or_named(d.v.after_layer, "after"), kThumb, &d.after_thumb);
 
   d.name_entry = gtk_entry_new();
   gtk_entry_set_max_length(GTK_ENTRY(d.name_entry), sizeof d.v.name - 1);
   gtk_entry_set_activates_default(GTK_ENTRY(d.name_entry), TRUE);
-  GtkWidget* l = left_label("_Name:");
-  gtk_label_set_mnemonic_widget(GTK_LABEL(l), d.name_entry);
-  gtk_table_attach(GTK_TABLE(table), l, 0, 1, 2, 3, GTK_FILL, GTK_FILL, 0, 0);
-  gtk_table_attach(GTK_TABLE(table), d.name_entry, 1, 3, 2, 3,
-                   GtkAttachOptions(GTK_EXPAND | GTK_FILL), GTK_SHRINK, 0, 0);
+  attach_label(table, 2, "_Name:", d.name_entry);
+  gtk_table_attach(table, d.name_entry, 1, 3, 2, 3, GtkAttachOptions(GTK_EXPAND | GTK_FILL),
+                   GTK_SHRINK, 0, 0);
   set_tip(d.name_entry,
           "Shown in the Apply dialog's preset list. A preset with the same name is replaced.");
   const std::string old_name(d.v.name, strnlen(d.v.name, sizeof d.v.name));
@@ -160,12 +118,8 @@ bool run_save_preset_dialog(int32_t image, int32_t drawable, SavePresetSettings*
   g_signal_connect(d.before_combo, "changed", G_CALLBACK(on_layer_changed), &d);
   g_signal_connect(d.after_combo, "changed", G_CALLBACK(on_layer_changed), &d);
 
-  d.error_label = gtk_label_new("");
-  gtk_misc_set_alignment(GTK_MISC(d.error_label), 0.0, 0.5);
-  gtk_label_set_line_wrap(GTK_LABEL(d.error_label), TRUE);
-  gtk_box_pack_start(GTK_BOX(vbox), d.error_label, FALSE, FALSE, 0);
+  d.error_label = add_error_label(vbox);
   gtk_widget_show_all(vbox);
-  gtk_widget_hide(d.error_label);
   (void)image;
   (void)drawable;
 

@@ -34,27 +34,8 @@ void on_combo_changed(GtkWidget* combo, gpointer thumb) {
 
 void add_layer_row(GtkTable* table, int row, const char* label, const char* tip, int32_t active,
                    PairRow* out) {
-  out->combo = layer_combo(active);
-  out->thumb = gtk_image_new();
-  GtkWidget* l = left_label(label);
-  gtk_label_set_mnemonic_widget(GTK_LABEL(l), out->combo);
-  gtk_table_attach(table, l, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
-  gtk_table_attach(table, out->combo, 1, 2, row, row + 1, GtkAttachOptions(GTK_EXPAND | GTK_FILL),
-                   GTK_SHRINK, 0, 0);
-  GtkWidget* frame = gtk_frame_new(nullptr);
-  gtk_frame_set_shadow_type(GTK_FRAME(frame), GTK_SHADOW_IN);
-  gtk_container_add(GTK_CONTAINER(frame), out->thumb);
-  gtk_table_attach(table, frame, 2, 3, row, row + 1, GTK_SHRINK, GTK_SHRINK, 0, 0);
-  set_thumbnail(out->thumb, combo_layer(out->combo), kThumb);
+  out->combo = attach_layer_row(table, row, label, tip, active, kThumb, &out->thumb);
   g_signal_connect(out->combo, "changed", G_CALLBACK(on_combo_changed), out->thumb);
-  set_tip(out->combo, tip);
-}
-
-GtkWidget* pair_table() {
-  GtkWidget* table = gtk_table_new(2, 3, FALSE);
-  gtk_table_set_col_spacings(GTK_TABLE(table), 6);
-  gtk_table_set_row_spacings(GTK_TABLE(table), 4);
-  return table;
 }
 
 void update_mode(ScoreDialog* d) {
@@ -101,17 +82,8 @@ bool run_score_dialog(int32_t image, int32_t drawable, ScoreSettings* s) {
   if (!s || !init_ui()) return false;
   ScoreDialog d;
   d.v = *s;
-  d.dialog = gimp_dialog_new("EditCLIP: Score Edit", "editclip-score", nullptr, GtkDialogFlags(0),
-                             gimp_standard_help_func, "plug-in-editclip-score", GTK_STOCK_CANCEL,
-                             GTK_RESPONSE_CANCEL, GTK_STOCK_OK, GTK_RESPONSE_OK, nullptr);
-  gtk_dialog_set_alternative_button_order(GTK_DIALOG(d.dialog), GTK_RESPONSE_OK,
-                                          GTK_RESPONSE_CANCEL, -1);
-  set_transient(d.dialog);
-
-  GtkWidget* vbox = gtk_vbox_new(FALSE, 10);
-  gtk_container_set_border_width(GTK_CONTAINER(vbox), 12);
-  gtk_box_pack_start(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(d.dialog))), vbox, TRUE, TRUE,
-                     0);
+  d.dialog = new_dialog("EditCLIP: Score Edit", "editclip-score", "plug-in-editclip-score");
+  GtkWidget* vbox = content_vbox(d.dialog);
   gtk_box_pack_start(
       GTK_BOX(vbox),
       gimp_hint_box_new("Measures in EditCLIP's embedding space how well an edit (a before → "
@@ -120,20 +92,16 @@ bool run_score_dialog(int32_t image, int32_t drawable, ScoreSettings* s) {
       FALSE, FALSE, 0);
 
   // The edit being judged; the active layer is a good guess for After.
-  int32_t before = d.v.before_layer, after = d.v.after_layer;
-  if (!is_usable_layer(before)) before = find_layer_named("before");
-  if (!is_usable_layer(after)) after = find_layer_named("after");
+  const int32_t before = usable_or_named(d.v.before_layer, "before");
+  int32_t after = usable_or_named(d.v.after_layer, "after");
   if (!is_usable_layer(after) && is_usable_layer(drawable)) after = drawable;
 
-  GtkWidget* frame = gimp_frame_new("Edit to score");
-  gtk_box_pack_start(GTK_BOX(vbox), frame, FALSE, FALSE, 0);
-  GtkWidget* table = pair_table();
-  gtk_container_add(GTK_CONTAINER(frame), table);
-  add_layer_row(GTK_TABLE(table), 0, "_Before:", "The image before the edit (any open image).",
-                before, &d.before);
-  add_layer_row(GTK_TABLE(table), 1, "_After:", "The image after the edit.", after, &d.after);
+  GtkTable* table = add_form_frame(vbox, "Edit to score", 2);
+  add_layer_row(table, 0, "_Before:", "The image before the edit (any open image).", before,
+                &d.before);
+  add_layer_row(table, 1, "_After:", "The image after the edit.", after, &d.after);
 
-  frame = gimp_frame_new("Compare with");
+  GtkWidget* frame = gimp_frame_new("Compare with");
   gtk_box_pack_start(GTK_BOX(vbox), frame, FALSE, FALSE, 0);
   GtkWidget* cmp = gtk_vbox_new(FALSE, 4);
   gtk_container_add(GTK_CONTAINER(frame), cmp);
@@ -159,13 +127,13 @@ bool run_score_dialog(int32_t image, int32_t drawable, ScoreSettings* s) {
   gtk_box_pack_start(GTK_BOX(cmp), ref_radio, FALSE, FALSE, 0);
   d.reference_box = gtk_alignment_new(0, 0, 1, 1);
   gtk_alignment_set_padding(GTK_ALIGNMENT(d.reference_box), 0, 0, 24, 0);
-  table = pair_table();
-  gtk_container_add(GTK_CONTAINER(d.reference_box), table);
+  GtkWidget* ref_table = form_table(2);
+  gtk_container_add(GTK_CONTAINER(d.reference_box), ref_table);
   gtk_box_pack_start(GTK_BOX(cmp), d.reference_box, FALSE, FALSE, 0);
-  add_layer_row(GTK_TABLE(table), 0, "R_eference before:",
+  add_layer_row(GTK_TABLE(ref_table), 0, "R_eference before:",
                 "The reference edit's original image (e.g. the exemplar you applied).",
                 d.v.ref_before_layer, &d.ref_before);
-  add_layer_row(GTK_TABLE(table), 1, "Re_ference after:", "The reference edit's edited image.",
+  add_layer_row(GTK_TABLE(ref_table), 1, "Re_ference after:", "The reference edit's edited image.",
                 d.v.ref_after_layer, &d.ref_after);
 
   gtk_toggle_button_set_active(
@@ -174,12 +142,8 @@ bool run_score_dialog(int32_t image, int32_t drawable, ScoreSettings* s) {
   g_signal_connect(d.instruction_radio, "toggled", G_CALLBACK(on_mode_toggled), &d);
   update_mode(&d);
 
-  d.error_label = gtk_label_new("");
-  gtk_misc_set_alignment(GTK_MISC(d.error_label), 0.0, 0.5);
-  gtk_label_set_line_wrap(GTK_LABEL(d.error_label), TRUE);
-  gtk_box_pack_start(GTK_BOX(vbox), d.error_label, FALSE, FALSE, 0);
+  d.error_label = add_error_label(vbox);
   gtk_widget_show_all(vbox);
-  gtk_widget_hide(d.error_label);
   (void)image;
 
   const bool ok = run_dialog(d.dialog, "score", d.error_label, [&] { return collect(&d); });

@@ -64,9 +64,7 @@ GtkWidget* folder_row(GtkTable* table, int row, const char* label, const std::st
   GtkWidget* entry = gtk_entry_new();
   gtk_entry_set_text(GTK_ENTRY(entry), value.c_str());
   gtk_widget_set_size_request(entry, 380, -1);
-  GtkWidget* l = left_label(label);
-  gtk_label_set_mnemonic_widget(GTK_LABEL(l), entry);
-  gtk_table_attach(table, l, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+  attach_label(table, row, label, entry);
   gtk_table_attach(table, entry, 1, 2, row, row + 1, GtkAttachOptions(GTK_EXPAND | GTK_FILL),
                    GTK_SHRINK, 0, 0);
   GtkWidget* button = gtk_button_new_with_label("Browse…");
@@ -90,22 +88,6 @@ GtkWidget* string_combo(const char** labels, const char* const* values, int n,
   GtkWidget* combo = gimp_int_combo_box_new_array(n, const_cast<const gchar**>(labels));
   gimp_int_combo_box_set_active(GIMP_INT_COMBO_BOX(combo), index_of(values, n, active));
   return combo;
-}
-
-void attach_row(GtkTable* table, int row, const char* label, GtkWidget* widget, const char* tip) {
-  GtkWidget* l = left_label(label);
-  gtk_label_set_mnemonic_widget(GTK_LABEL(l), widget);
-  gtk_table_attach(table, l, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
-  GtkWidget* align = gtk_alignment_new(0.0, 0.5, 0.0, 0.0);
-  gtk_container_add(GTK_CONTAINER(align), widget);
-  gtk_table_attach(table, align, 1, 3, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
-  set_tip(widget, tip);
-}
-
-std::string entry_text(GtkWidget* entry) {
-  std::string s = gtk_entry_get_text(GTK_ENTRY(entry));
-  const size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
 ModelSettings collect(SettingsDialog* d) {
@@ -132,12 +114,8 @@ void on_check(GtkButton*, gpointer data) {
     report = e.what();
   }
   const bool found = report.empty();
-  gchar* markup = g_strdup_printf(found ? "<span foreground=\"#3fa33f\"><b>%s</b></span>"
-                                        : "<span foreground=\"#d83c3c\"><b>%s</b></span>",
-                                  found ? "Models found." : "Something is missing:");
-  gtk_label_set_markup(GTK_LABEL(d->check_status), markup);
-  g_free(markup);
-  gtk_widget_show(d->check_status);
+  set_coloured_text(d->check_status, found ? "Models found." : "Something is missing:",
+                    found ? "#3fa33f" : "#d83c3c");
   GtkTextBuffer* buffer = gtk_text_view_get_buffer(GTK_TEXT_VIEW(d->check_view));
   gtk_text_buffer_set_text(buffer, report.c_str(), -1);
   if (found) {
@@ -154,30 +132,15 @@ bool run_settings_dialog(ModelSettings* s) {
   SettingsDialog d;
   d.v = *s;
   d.dialog =
-      gimp_dialog_new("EditCLIP: Model Settings", "editclip-settings", nullptr, GtkDialogFlags(0),
-                      gimp_standard_help_func, "plug-in-editclip-settings", GTK_STOCK_CANCEL,
-                      GTK_RESPONSE_CANCEL, GTK_STOCK_OK, GTK_RESPONSE_OK, nullptr);
-  gtk_dialog_set_alternative_button_order(GTK_DIALOG(d.dialog), GTK_RESPONSE_OK,
-                                          GTK_RESPONSE_CANCEL, -1);
-  set_transient(d.dialog);
-
-  GtkWidget* vbox = gtk_vbox_new(FALSE, 10);
-  gtk_container_set_border_width(GTK_CONTAINER(vbox), 12);
-  gtk_box_pack_start(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(d.dialog))), vbox, TRUE, TRUE,
-                     0);
+      new_dialog("EditCLIP: Model Settings", "editclip-settings", "plug-in-editclip-settings");
+  GtkWidget* vbox = content_vbox(d.dialog);
   const std::string hint =
       "Where the EditCLIP weights are. Saved in " + settings_path() +
       ", which the editclip command-line tool reads too. The environment variables "
       "EDITCLIP_CLIP_DIR, EDITCLIP_EDITOR_DIR, EDITCLIP_DEVICE, … override it.";
   gtk_box_pack_start(GTK_BOX(vbox), gimp_hint_box_new(hint.c_str()), FALSE, FALSE, 0);
 
-  GtkWidget* frame = gimp_frame_new("Model folders");
-  gtk_box_pack_start(GTK_BOX(vbox), frame, FALSE, FALSE, 0);
-  GtkWidget* table = gtk_table_new(4, 3, FALSE);
-  gtk_table_set_col_spacings(GTK_TABLE(table), 6);
-  gtk_table_set_row_spacings(GTK_TABLE(table), 4);
-  gtk_container_add(GTK_CONTAINER(frame), table);
-  GtkTable* t = GTK_TABLE(table);
+  GtkTable* t = add_form_frame(vbox, "Model folders", 4);
   d.editclip_entry = folder_row(
       t, 0, "_EditCLIP:", d.v.editclip_dir, "EditCLIP folder",
       "The QWW/EditCLIP download: a CLIPModel folder (config.json, *.safetensors, tokenizer "
@@ -199,13 +162,7 @@ bool run_settings_dialog(ModelSettings* s) {
   GtkWidget* optional = hint_label("Baseline CLIP and LPIPS are optional; leave them empty.");
   gtk_table_attach(t, optional, 1, 3, 4, 5, GTK_FILL, GTK_FILL, 0, 0);
 
-  frame = gimp_frame_new("Running");
-  gtk_box_pack_start(GTK_BOX(vbox), frame, FALSE, FALSE, 0);
-  table = gtk_table_new(3, 3, FALSE);
-  gtk_table_set_col_spacings(GTK_TABLE(table), 6);
-  gtk_table_set_row_spacings(GTK_TABLE(table), 4);
-  gtk_container_add(GTK_CONTAINER(frame), table);
-  t = GTK_TABLE(table);
+  t = add_form_frame(vbox, "Running", 3);
   const char* device_labels[] = {"Auto", "CPU", "GPU (CUDA)"};
   d.device_combo = string_combo(device_labels, kDevices, 3, d.v.device);
   attach_row(t, 0, "De_vice:", d.device_combo,
@@ -237,11 +194,7 @@ bool run_settings_dialog(ModelSettings* s) {
   gtk_text_view_set_editable(GTK_TEXT_VIEW(d.check_view), FALSE);
   gtk_text_view_set_wrap_mode(GTK_TEXT_VIEW(d.check_view), GTK_WRAP_WORD);
   gtk_text_view_set_left_margin(GTK_TEXT_VIEW(d.check_view), 4);
-  d.check_scroll = gtk_scrolled_window_new(nullptr, nullptr);
-  gtk_scrolled_window_set_policy(GTK_SCROLLED_WINDOW(d.check_scroll), GTK_POLICY_NEVER,
-                                 GTK_POLICY_AUTOMATIC);
-  gtk_scrolled_window_set_shadow_type(GTK_SCROLLED_WINDOW(d.check_scroll), GTK_SHADOW_IN);
-  gtk_widget_set_size_request(d.check_scroll, -1, 170);
+  d.check_scroll = scrolled_window(-1, 170);
   gtk_container_add(GTK_CONTAINER(d.check_scroll), d.check_view);
   gtk_box_pack_start(GTK_BOX(vbox), d.check_scroll, TRUE, TRUE, 0);
 

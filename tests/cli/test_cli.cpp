@@ -315,23 +315,7 @@ const bool kIsolatedFromUserSettings = [] {
   return true;
 }();
 
-// Sets an environment variable for the CLI runs in one scope.
-struct ScopedEnv {
-  std::string name, old;
-  bool had;
-  ScopedEnv(const std::string& n, const std::string& value) : name(n) {
-    const char* v = std::getenv(n.c_str());
-    had = v != nullptr;
-    if (had) old = v;
-    setenv(n.c_str(), value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (had)
-      setenv(name.c_str(), old.c_str(), 1);
-    else
-      unsetenv(name.c_str());
-  }
-};
+using editclip::test::ScopedEnv;
 
 // apply_args without the model folders, for runs that take them from the settings.
 std::string apply_args_from_settings(const fs::path& out, const std::string& extra = "") {

@@ -41,6 +41,19 @@ Rgba load(const std::string& name) {
   return out;
 }
 
+::testing::AssertionResult has_size(const Rgba& image, int width, int height) {
+  if (image.width == width && image.height == height) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "size " << image.width << "x" << image.height
+                                       << ", expected " << width << "x" << height;
+}
+
+// Sum over the colour channels of |a - b|.
+long colour_distance(const uint8_t* a, const uint8_t* b) {
+  long d = 0;
+  for (int c = 0; c < 3; ++c) d += std::abs(a[c] - b[c]);
+  return d;
+}
+
 bool inside(int x, int y, int bx, int by, int bw, int bh) {
   return x >= bx && y >= by && x < bx + bw && y < by + bh;
 }
@@ -92,13 +105,12 @@ TEST(GimpOutputs, OriginalLayersAreByteIdentical) {
 TEST(GimpOutputs, ResultIsAFullSizeOpaqueEdit) {
   const Rgba q = load("a_query_before.png");
   const Rgba r = load("a_result.png");
-  ASSERT_EQ(r.width, 64);
-  ASSERT_EQ(r.height, 64);
+  ASSERT_TRUE(has_size(r, 64, 64));
   long diff = 0;
   for (int y = 0; y < 64; ++y)
     for (int x = 0; x < 64; ++x) {
       EXPECT_EQ(r.at(x, y)[3], 255) << x << "," << y;
-      for (int c = 0; c < 3; ++c) diff += std::abs(r.at(x, y)[c] - q.at(x, y)[c]);
+      diff += colour_distance(r.at(x, y), q.at(x, y));
     }
   EXPECT_GT(diff, 0) << "the result equals the query";
 }
@@ -109,8 +121,7 @@ constexpr int kBoxX = 10, kBoxY = 4, kBox = 16;
 TEST(GimpOutputs, SelectionLimitsTheChangeTransparentOutside) {
   const Rgba q = load("b_query_before.png");
   const Rgba r = load("b_result.png");
-  ASSERT_EQ(r.width, 48);
-  ASSERT_EQ(r.height, 40);
+  ASSERT_TRUE(has_size(r, 48, 40));
   for (int y = 0; y < r.height; ++y)
     for (int x = 0; x < r.width; ++x) {
       if (inside(x, y, kBoxX, kBoxY, kBox, kBox))
@@ -123,15 +134,14 @@ TEST(GimpOutputs, SelectionLimitsTheChangeTransparentOutside) {
 TEST(GimpOutputs, SelectionLimitsTheChangeCopyOutside) {
   const Rgba q = load("b_query_before.png");
   const Rgba r = load("c_result.png");
-  ASSERT_EQ(r.width, 48);
-  ASSERT_EQ(r.height, 40);
+  ASSERT_TRUE(has_size(r, 48, 40));
   long inside_diff = 0;
   for (int y = 0; y < r.height; ++y)
     for (int x = 0; x < r.width; ++x) {
       const uint8_t* a = r.at(x, y);
       const uint8_t* b = q.at(x, y);
       if (inside(x, y, kBoxX, kBoxY, kBox, kBox)) {
-        for (int c = 0; c < 3; ++c) inside_diff += std::abs(a[c] - b[c]);
+        inside_diff += colour_distance(a, b);
         EXPECT_EQ(a[3], b[3]);
       } else {
         ASSERT_EQ(a[3], b[3]) << x << "," << y;
@@ -162,8 +172,7 @@ TEST(GimpOutputs, FeatheredSelectionGivesGradualWeights) {
 
 TEST(GimpOutputs, GrayImageGetsAGrayResult) {
   const Rgba r = load("g_result.png");
-  ASSERT_EQ(r.width, 48);
-  ASSERT_EQ(r.height, 32);
+  ASSERT_TRUE(has_size(r, 48, 32));
   for (int y = 0; y < r.height; ++y)
     for (int x = 0; x < r.width; ++x) {
       const uint8_t* p = r.at(x, y);

@@ -3,13 +3,7 @@
 ; OK adds the result layer. Session "cancel": the progress window's Cancel is pressed, the call
 ; ends as cancelled and the image is left as it was. Models from the environment.
 
-(define img (new-image 64 64 RGB))
-(define before (add-layer img 64 64 RGB-IMAGE "before" 0 0))
-(define after (add-layer img 64 64 RGB-IMAGE "after" 0 0))
-(define query (add-layer img 64 64 RGB-IMAGE "query" 0 0))
-(fill before 200 200 200)
-(plasma after 3)
-(plasma query 11)
+(make-exemplar-scene (lambda (l) (plasma l 3)))
 (define disp (car (gimp-display-new img)))
 ; A non-interactive call first: its values become the dialog's "last values" (2 steps, 64 px).
 (apply-edit img query before after 4 0)

@@ -59,6 +59,22 @@
 (define (delete-all-images)
   (for-each gimp-image-delete (vector->list (cadr (gimp-image-list)))))
 
+; The scene every session starts from, in the globals img, before, after and query: a 64x64 RGB
+; image whose layers are, bottom to top, "before" (flat grey), "after" (painted by paint-after)
+; and "query" (plasma, seed 11). check_outputs.cpp relies on these contents.
+(define img #f)
+(define before #f)
+(define after #f)
+(define query #f)
+(define (make-exemplar-scene paint-after)
+  (set! img (new-image 64 64 RGB))
+  (set! before (add-layer img 64 64 RGB-IMAGE "before" 0 0))
+  (set! after (add-layer img 64 64 RGB-IMAGE "after" 0 0))
+  (set! query (add-layer img 64 64 RGB-IMAGE "query" 0 0))
+  (fill before 200 200 200)
+  (paint-after after)
+  (plasma query 11))
+
 ; plug-in-editclip-apply with the test's small defaults (2 steps at 64 px, CPU).
 (define (apply-edit img query before after seed outside)
   (plug-in-editclip-apply RUN-NONINTERACTIVE img query before after 2 7.0 1.5 seed 64 0 outside

@@ -4,13 +4,7 @@
 ; repeated there.
 
 ; ---- A. a plain apply: name, size, offsets, position, originals untouched --------------------
-(define img (new-image 64 64 RGB))
-(define before (add-layer img 64 64 RGB-IMAGE "before" 0 0))
-(define after (add-layer img 64 64 RGB-IMAGE "after" 0 0))
-(define query (add-layer img 64 64 RGB-IMAGE "query" 0 0))
-(fill before 200 200 200)
-(plasma after 3)
-(plasma query 11)
+(make-exemplar-scene (lambda (l) (plasma l 3)))
 (gimp-image-set-active-layer img query)
 (export query "a_query_before.png")
 (export before "a_before_before.png")

@@ -3,13 +3,7 @@
 ; all configured through plug-in-editclip-settings (the settings file the CLI also reads).
 ; Expects `outdir` and `fixtures` (tests/fixtures/models).
 
-(define img (new-image 64 64 RGB))
-(define before (add-layer img 64 64 RGB-IMAGE "before" 0 0))
-(define after (add-layer img 64 64 RGB-IMAGE "after" 0 0))
-(define query (add-layer img 64 64 RGB-IMAGE "query" 0 0))
-(fill before 200 200 200)
-(fill after 40 90 160)
-(plasma query 11)
+(make-exemplar-scene (lambda (l) (fill l 40 90 160)))
 
 ; 1. no weights configured: the first-run explanation, image unchanged
 (expect-refusal "missing" img query

@@ -16,9 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using editclip::test::contains;
-using editclip::test::error_of;
-using editclip::test::TempDir;
+using namespace editclip::test;
 
 const std::string kFixtures = EDITCLIP_TEST_FIXTURES;
 const std::string kClipDir = kFixtures + "/models/clip_a/clip";

@@ -12,6 +12,7 @@
 #include "engine/core/cpu_tuning.h"
 #include "engine/core/torch_compat.h"
 #include "models/common/layers.h"
+#include "tests/test_support.h"
 
 using namespace editclip;
 
@@ -121,17 +122,18 @@ TEST(ComputePolicy, Bf16LinearAndAttentionStayClose) {
 }
 
 TEST(CpuTuning, RespectsUserValuesAndOptOut) {
-  ::setenv("OPENBLAS_CORETYPE", "HASWELL", 1);
-  ::setenv("ATEN_CPU_CAPABILITY", "avx2", 1);
+  editclip::test::ScopedEnv env;
+  env.set("OPENBLAS_CORETYPE", "HASWELL");
+  env.set("ATEN_CPU_CAPABILITY", "avx2");
   for (const auto& [name, value] : recommended_cpu_env()) {
     EXPECT_NE(name, "OPENBLAS_CORETYPE");
     EXPECT_NE(name, "ATEN_CPU_CAPABILITY");
   }
-  ::unsetenv("OPENBLAS_CORETYPE");
-  ::unsetenv("ATEN_CPU_CAPABILITY");
-  ::setenv("EDITCLIP_NO_CPU_TUNING", "1", 1);
+  env.unset("OPENBLAS_CORETYPE");
+  env.unset("ATEN_CPU_CAPABILITY");
+  env.set("EDITCLIP_NO_CPU_TUNING", "1");
   EXPECT_TRUE(recommended_cpu_env().empty());
-  ::unsetenv("EDITCLIP_NO_CPU_TUNING");
+  env.unset("EDITCLIP_NO_CPU_TUNING");
   // Recommendations follow the hardware: AVX-512 ones only where AVX-512 exists.
   const bool avx512 = cpu_features().avx512;
   bool any_avx512 = false;

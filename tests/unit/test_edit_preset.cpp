@@ -11,6 +11,7 @@
 #include "engine/edit_embedding_data.h"
 #include "engine/editclip.h"
 #include "engine/image/pil_resample.h"
+#include "engine/image/rgb_image.h"
 #include "engine/io/safetensors_reader.h"
 #include "tests/test_support.h"
 
@@ -19,16 +20,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using editclip::test::contains;
-using editclip::test::error_of;
-using editclip::test::TempDir;
+using namespace editclip::test;
 
 RgbImage random_image(int w, int h, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  at::Tensor t = at::randint(0, 256, {h, w, 3}, gen, at::TensorOptions().dtype(at::kByte));
-  RgbImage out{w, h, {}};
-  out.pixels.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
-  return out;
+  return rgb_image(at::randint(0, 256, {h, w, 3}, gen, at::TensorOptions().dtype(at::kByte)));
 }
 
 EditEmbedding random_embedding(uint64_t seed) {

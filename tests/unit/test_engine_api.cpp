@@ -6,8 +6,10 @@
 #include "engine/edit_embedding_data.h"
 #include "engine/editclip.h"
 #include "engine/io/safetensors_reader.h"
+#include "tests/test_support.h"
 
 using namespace editclip;
+using editclip::test::TempDir;
 
 TEST(EngineApi, ProcessingSizeKeepsAspectAndMultiplesOf8) {
   EXPECT_EQ(processing_size(64, 64, 64), std::make_pair(64, 64));
@@ -30,7 +32,8 @@ TEST(EngineApi, SizeRoundingExplainsItself) {
 }
 
 TEST(EngineApi, EmbeddingSaveLoadAverage) {
-  auto path = std::filesystem::temp_directory_path() / "editclip_test_embedding.safetensors";
+  TempDir tmp;
+  const auto path = tmp / "embedding.safetensors";
   write_safetensors(path.string(), {{"last_hidden_state", at::ones({1, 5, 4})},
                                     {"image_embeds", at::full({1, 3}, 2.0)}});
   EditEmbedding a = EditEmbedding::load(path.string());
@@ -44,7 +47,6 @@ TEST(EngineApi, EmbeddingSaveLoadAverage) {
   EXPECT_TRUE(EditEmbedding::load(path.string()).data().image_embeds.eq(1.0).all().item<bool>());
   write_safetensors(path.string(), {{"something_else", at::ones({2})}});
   EXPECT_THROW(EditEmbedding::load(path.string()), Error);
-  std::filesystem::remove(path);
 }
 
 TEST(EngineApi, EngineWithoutModelsSaysWhatIsMissing) {

@@ -10,6 +10,7 @@
 #include "engine/core/error.h"
 #include "engine/editclip.h"
 #include "engine/image/pil_resample.h"
+#include "engine/image/rgb_image.h"
 #include "tests/test_support.h"
 
 using namespace editclip;
@@ -57,15 +58,6 @@ at::Tensor tensor_of(const FloatImage& image) {
   return at::from_blob(const_cast<float*>(image.pixels.data()),
                        {image.height, image.width, image.channels}, at::kFloat)
       .clone();
-}
-
-RgbImage rgb_image(const at::Tensor& hwc_u8) {
-  const at::Tensor t = hwc_u8.contiguous();
-  RgbImage out;
-  out.height = static_cast<int>(t.size(0));
-  out.width = static_cast<int>(t.size(1));
-  out.pixels.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
-  return out;
 }
 
 at::Tensor u8(const at::Tensor& unit_hwc) {

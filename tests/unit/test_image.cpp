@@ -24,9 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using editclip::test::contains;
-using editclip::test::error_of;
-using editclip::test::TempDir;
+using namespace editclip::test;
 
 const fs::path kFixtures = EDITCLIP_TEST_FIXTURES;
 const fs::path kData = EDITCLIP_TEST_DATA;

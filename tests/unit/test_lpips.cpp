@@ -12,21 +12,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using editclip::test::contains;
-using editclip::test::error_of;
-using editclip::test::TempDir;
+using namespace editclip::test;
 
 const std::string kLpipsDir = std::string(EDITCLIP_TEST_FIXTURES) + "/models/lpips_a";
 
 }  // namespace
 
 TEST(Lpips, MissingFilesAreNamed) {
-  const fs::path tmp = fs::temp_directory_path() / "editclip_lpips_test_empty";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  auto msg = error_of([&] { Lpips::load(tmp.string(), "vgg"); });
-  fs::remove_all(tmp);
-  EXPECT_TRUE(contains(msg, tmp.string())) << msg;
+  TempDir tmp;
+  auto msg = error_of([&] { Lpips::load(tmp.path.string(), "vgg"); });
+  EXPECT_TRUE(contains(msg, tmp.path.string())) << msg;
   EXPECT_TRUE(contains(msg, "vgg_features")) << msg;
   msg = error_of([&] { Lpips::load(kLpipsDir, "squeeze"); });
   EXPECT_TRUE(contains(msg, "squeeze")) << msg;

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <optional>
 
 #include "engine/core/error.h"
 #include "engine/editclip.h"
@@ -16,33 +15,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using editclip::test::contains;
-using editclip::test::error_of;
-using editclip::test::TempDir;
+using namespace editclip::test;
 
 const fs::path kFixtures = EDITCLIP_TEST_FIXTURES;
 
-// Saves and clears every variable the settings read, restoring them afterwards, so the tests
+// Clears every variable the settings read (HOME is only saved: tests set it), so the tests
 // neither see the developer's own settings nor leak into other tests.
-struct CleanEnvironment {
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+struct CleanEnvironment : ScopedEnv {
   CleanEnvironment() {
     for (const char* name :
          {"EDITCLIP_SETTINGS", "XDG_CONFIG_HOME", "EDITCLIP_CLIP_DIR", "EDITCLIP_EDITOR_DIR",
           "EDITCLIP_CLIP_BASELINE_DIR", "EDITCLIP_LPIPS_DIR", "EDITCLIP_DEVICE",
-          "EDITCLIP_PRECISION", "EDITCLIP_THREADS", "HOME"}) {
-      const char* v = std::getenv(name);
-      saved.emplace_back(name, v ? std::optional<std::string>(v) : std::nullopt);
-      if (std::string(name) != "HOME") unsetenv(name);
-    }
-  }
-  ~CleanEnvironment() {
-    for (auto& [name, value] : saved) {
-      if (value)
-        setenv(name.c_str(), value->c_str(), 1);
-      else
-        unsetenv(name.c_str());
-    }
+          "EDITCLIP_PRECISION", "EDITCLIP_THREADS"})
+      unset(name);
+    save("HOME");
   }
 };
 

@@ -18,6 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using editclip::test::contains;
 using editclip::test::TempDir;
 
 const fs::path kFixtures = EDITCLIP_TEST_FIXTURES;
@@ -58,10 +59,6 @@ std::string error_of(Fn&& fn) {
 template <size_t N>
 std::string lit(const char (&s)[N]) {
   return std::string(s, N - 1);
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 void expect_same_tensors(const std::map<std::string, at::Tensor>& a,

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -8,44 +7,21 @@
 #include "engine/core/error.h"
 #include "engine/tokenizer/clip_tokenizer.h"
 #include "engine/tokenizer/text_fixes.h"
+#include "tests/test_support.h"
 
 using namespace editclip;
 namespace fs = std::filesystem;
 
 namespace {
 
+using editclip::test::error_of;
+using editclip::test::TempDir;
+
 const fs::path kClipDir = fs::path(EDITCLIP_TEST_FIXTURES) / "models" / "editclip_a" / "clip";
 
 const ClipTokenizer& tokenizer() {
   static const ClipTokenizer tok = ClipTokenizer::from_folder(kClipDir.string());
   return tok;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / concat("editclip_tok_", ::getpid(), "_", info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 using Ids = std::vector<int64_t>;
@@ -140,38 +116,38 @@ TEST(ClipTokenizer, TokenizerJsonMatchesVocabAndMerges) {
 
   // A folder with only tokenizer.json uses it.
   TempDir dir;
-  fs::copy_file(kClipDir / "tokenizer.json", dir.path() / "tokenizer.json");
-  const auto from_folder = ClipTokenizer::from_folder(dir.path().string());
+  fs::copy_file(kClipDir / "tokenizer.json", dir.path / "tokenizer.json");
+  const auto from_folder = ClipTokenizer::from_folder(dir.path.string());
   EXPECT_TRUE(from_folder.encode_batch(texts).equal(tok.encode_batch(texts)));
 }
 
 TEST(ClipTokenizer, MissingOrBrokenFilesGiveClearErrors) {
   TempDir dir;
-  std::string msg = error_of([&] { ClipTokenizer::from_folder((dir.path() / "nope").string()); });
+  std::string msg = error_of([&] { ClipTokenizer::from_folder((dir.path / "nope").string()); });
   EXPECT_NE(msg.find("does not exist"), std::string::npos) << msg;
 
-  msg = error_of([&] { ClipTokenizer::from_folder(dir.path().string()); });
+  msg = error_of([&] { ClipTokenizer::from_folder(dir.path.string()); });
   EXPECT_NE(msg.find("tokenizer.json"), std::string::npos) << msg;
 
-  fs::copy_file(kClipDir / "vocab.json", dir.path() / "vocab.json");
-  msg = error_of([&] { ClipTokenizer::from_folder(dir.path().string()); });
+  fs::copy_file(kClipDir / "vocab.json", dir.path / "vocab.json");
+  msg = error_of([&] { ClipTokenizer::from_folder(dir.path.string()); });
   EXPECT_NE(msg.find("merges.txt is missing"), std::string::npos) << msg;
 
-  std::ofstream(dir.path() / "merges.txt") << "#version: 0.2\ni n\nthis is bad\n";
-  msg = error_of([&] { ClipTokenizer::from_folder(dir.path().string()); });
+  std::ofstream(dir.path / "merges.txt") << "#version: 0.2\ni n\nthis is bad\n";
+  msg = error_of([&] { ClipTokenizer::from_folder(dir.path.string()); });
   EXPECT_NE(msg.find("line 3"), std::string::npos) << msg;
 
-  std::ofstream(dir.path() / "vocab.json") << "{\"a\": 1,";
-  std::ofstream(dir.path() / "merges.txt") << "#version: 0.2\ni n\n";
-  msg = error_of([&] { ClipTokenizer::from_folder(dir.path().string()); });
+  std::ofstream(dir.path / "vocab.json") << "{\"a\": 1,";
+  std::ofstream(dir.path / "merges.txt") << "#version: 0.2\ni n\n";
+  msg = error_of([&] { ClipTokenizer::from_folder(dir.path.string()); });
   EXPECT_NE(msg.find("invalid JSON"), std::string::npos) << msg;
 
-  std::ofstream(dir.path() / "vocab.json") << "{\"a\": 1}";
-  msg = error_of([&] { ClipTokenizer::from_folder(dir.path().string()); });
+  std::ofstream(dir.path / "vocab.json") << "{\"a\": 1}";
+  msg = error_of([&] { ClipTokenizer::from_folder(dir.path.string()); });
   EXPECT_NE(msg.find("<|startoftext|>"), std::string::npos) << msg;
 
-  std::ofstream(dir.path() / "t.json") << "{\"model\": {\"vocab\": {}}}";
-  msg = error_of([&] { ClipTokenizer::from_tokenizer_json((dir.path() / "t.json").string()); });
+  std::ofstream(dir.path / "t.json") << "{\"model\": {\"vocab\": {}}}";
+  msg = error_of([&] { ClipTokenizer::from_tokenizer_json((dir.path / "t.json").string()); });
   EXPECT_NE(msg.find("model.merges"), std::string::npos) << msg;
 }
 

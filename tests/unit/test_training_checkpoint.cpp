@@ -15,9 +15,7 @@
 
 namespace fs = std::filesystem;
 using namespace editclip;
-using editclip::test::contains;
-using editclip::test::error_of;
-using editclip::test::TempDir;
+using namespace editclip::test;
 
 namespace {
 
@@ -152,7 +150,7 @@ TEST(TrainingLogs, MetricsLogResumeDropsLinesAfterTheCheckpoint) {
 }
 
 TEST(TrainingLogs, PlotIsWrittenAndHasContent) {
-  if (!image_codecs_available()) GTEST_SKIP() << "built without OpenCV";
+  if (!plot_metrics_available()) GTEST_SKIP() << "built without OpenCV";
   TempDir tmp;
   std::vector<nlohmann::json> records;
   for (int s = 0; s < 300; ++s) {

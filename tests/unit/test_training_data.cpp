@@ -16,9 +16,7 @@
 
 namespace fs = std::filesystem;
 using namespace editclip;
-using editclip::test::contains;
-using editclip::test::error_of;
-using editclip::test::TempDir;
+using namespace editclip::test;
 
 namespace {
 
@@ -35,28 +33,24 @@ bool same(const at::Tensor& a, const at::Tensor& b) {
 class TrainingData : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    root_ = new fs::path(fs::temp_directory_path() /
-                         concat("editclip_test_", ::getpid(), "_training_data"));
-    fs::remove_all(*root_);
+    root_ = new TempDir("training_data");
     ToyDatasetOptions o;
     o.count = 24;
     o.image_size = 40;
     o.seed = 7;
     o.ip2p_layout = true;
-    toy_ = new ToyDataset(write_toy_dataset(root_->string(), o));
+    toy_ = new ToyDataset(write_toy_dataset(root_->path.string(), o));
   }
   static void TearDownTestSuite() {
-    std::error_code ec;
-    fs::remove_all(*root_, ec);
     delete root_;
     delete toy_;
   }
   static EditDataset dataset() { return EditDataset::load(toy_->manifest_path); }
 
-  static fs::path* root_;
+  static TempDir* root_;
   static ToyDataset* toy_;
 };
-fs::path* TrainingData::root_ = nullptr;
+TempDir* TrainingData::root_ = nullptr;
 ToyDataset* TrainingData::toy_ = nullptr;
 
 LoaderOptions loader_options(int threads) {
@@ -109,13 +103,14 @@ TEST_F(TrainingData, ToyEditsDoWhatTheySay) {
 
 TEST_F(TrainingData, LoadsManifestAndDetectsLayouts) {
   EXPECT_EQ(detect_dataset_format(toy_->manifest_path), DatasetFormat::Manifest);
-  EXPECT_EQ(detect_dataset_format(root_->string()), DatasetFormat::Manifest);  // manifest.jsonl
+  EXPECT_EQ(detect_dataset_format(root_->path.string()),
+            DatasetFormat::Manifest);  // manifest.jsonl
   EXPECT_EQ(detect_dataset_format(toy_->ip2p_root), DatasetFormat::InstructPix2Pix);
   TempDir tmp;
   EXPECT_TRUE(
       contains(error_of([&] { detect_dataset_format(tmp.path.string()); }), "not a known layout"));
 
-  const EditDataset ds = EditDataset::load(root_->string());
+  const EditDataset ds = EditDataset::load(root_->path.string());
   ASSERT_EQ(ds.size(), 24u);
   EXPECT_EQ(ds.report().format, DatasetFormat::Manifest);
   EXPECT_TRUE(ds.report().problems.empty());
@@ -126,7 +121,7 @@ TEST_F(TrainingData, LoadsManifestAndDetectsLayouts) {
   }
 
   // Other key names, paths relative to a manifest in another folder.
-  const fs::path sub = fs::path(*root_) / "sub" / "alt.jsonl";
+  const fs::path sub = root_->path / "sub" / "alt.jsonl";
   write_text(sub, nlohmann::json{{"input_image", "../images/000001_input.png"},
                                  {"edited_image", "../images/000001_edited.png"},
                                  {"edit", "hello"}}
@@ -172,7 +167,7 @@ TEST_F(TrainingData, LoadsInstructPix2PixLayoutWithAndWithoutSeedsJson) {
 
 TEST_F(TrainingData, BadDataIsReportedWithLineNumbersOrSkipped) {
   TempDir tmp;
-  const fs::path img = fs::path(*root_) / "images";
+  const fs::path img = root_->path / "images";
   write_text(tmp / "broken.png", "this is not a png");
   auto line = [&](const std::string& in, const std::string& ed, const std::string& ins) {
     return nlohmann::json{{"input", in}, {"edited", ed}, {"instruction", ins}}.dump() + "\n";

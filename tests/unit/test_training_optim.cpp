@@ -9,8 +9,7 @@
 #include "tests/test_support.h"
 
 using namespace editclip;
-using editclip::test::contains;
-using editclip::test::error_of;
+using namespace editclip::test;
 
 namespace {
 

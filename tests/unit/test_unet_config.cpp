@@ -15,9 +15,7 @@ using nlohmann::json;
 
 namespace {
 
-using editclip::test::contains;
-using editclip::test::error_of;
-using editclip::test::TempDir;
+using namespace editclip::test;
 
 json fixture_unet_config() {
   std::ifstream in(std::string(EDITCLIP_TEST_FIXTURES) + "/models/ip2p_a/unet/config.json");
