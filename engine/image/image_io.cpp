@@ -22,7 +22,11 @@ std::vector<uint8_t> read_file(const std::string& path) {
   if (!fs::exists(path, ec)) throw_error(path, ": no such file");
   if (fs::is_directory(path, ec)) throw_error(path, ": is a folder, expected an image file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw_error(path, ": cannot open (check the file's permissions)");
+  if (!in) {
+    // Removed since the check above (e.g. while a loader thread reads it): say so.
+    if (!fs::exists(path, ec)) throw_error(path, ": no such file");
+    throw_error(path, ": cannot open (check the file's permissions)");
+  }
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                              std::istreambuf_iterator<char>());
   if (in.bad()) throw_error(path, ": read error");

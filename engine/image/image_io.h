@@ -20,8 +20,9 @@ struct LoadedImage {
 // orientation tag is not applied (pixels as stored). Errors: "<path>: no such file",
 // "<path>: cannot decode image (unsupported or corrupt file)".
 LoadedImage load_image_rgb(const std::string& path);
-// False in builds without OpenCV (-DEDITCLIP_WITH_OPENCV=OFF): image files then cannot be read
-// or written, everything tensor-based still works.
+// False in builds with neither OpenCV nor libpng: image files then cannot be read or written,
+// everything tensor-based still works. Without OpenCV but with libpng (image_io_libpng.cpp) only
+// PNG, and JPEG where libjpeg was found, are read and written, with the same pixels and notes.
 bool image_codecs_available();
 
 // Writes [H,W,3] (or [H,W,1], [H,W,4] RGBA) uint8 by extension: .png, .jpg/.jpeg (quality 95),

@@ -10,7 +10,9 @@
 #include "engine/core/error.h"
 #include "engine/image/image_io.h"
 
-#if __has_include(<opencv2/imgproc.hpp>)
+// Only with OpenCV linked (CMake defines EDITCLIP_WITH_OPENCV): its headers alone may be installed
+// in a -DEDITCLIP_WITH_OPENCV=OFF build, which must not reference its symbols.
+#if defined(EDITCLIP_WITH_OPENCV) && __has_include(<opencv2/imgproc.hpp>)
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #define EDITCLIP_PLOT_WITH_OPENCV 1
@@ -329,7 +331,17 @@ void plot_metrics(const std::vector<json>& records, const std::string& png_path,
   if (!parent.empty()) fs::create_directories(parent, ec);
   save_image(png_path, t);
 #else
-  throw_error(png_path, ": this build cannot draw plots (built without OpenCV)");
+  throw_error(png_path,
+              ": this build cannot draw plots (built without OpenCV); the values are in the "
+              "metrics log (.jsonl)");
+#endif
+}
+
+bool plot_metrics_available() {
+#ifdef EDITCLIP_PLOT_WITH_OPENCV
+  return true;
+#else
+  return false;
 #endif
 }
 

@@ -57,6 +57,9 @@ void plot_metrics(const std::vector<nlohmann::json>& records, const std::string&
                   const PlotOptions& options = {});
 void plot_metrics_file(const std::string& jsonl_path, const std::string& png_path,
                        const PlotOptions& options = {});
+// False in builds without OpenCV: plot_metrics then always raises the Error above (trainers
+// print it as a note and go on).
+bool plot_metrics_available();
 
 // "[#########.......]  1200/20000 (6%) loss 0.1234 lr 5.00e-05 38.2 img/s ETA 1:02:03"
 struct ProgressInfo {
