@@ -14,7 +14,7 @@ const char* kHelp =
     R"(usage: editclip apply (--before A --after B | --embedding E | --preset P...)
                       --query Q --out R [--clip DIR] [--pipeline DIR] [options]
 
-  --before, --after     the exemplar pair (any image format OpenCV reads)
+  --before, --after     the exemplar pair (PNG, JPEG, and with OpenCV also BMP, WebP, TIFF)
   --embedding E         a saved edit embedding (editclip embed) instead of the pair
   --preset P            a saved edit preset (editclip embed --preset-out, or the GIMP plug-in's
                         "Save edit"); repeat it to apply the average of several presets
