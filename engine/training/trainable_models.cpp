@@ -1,5 +1,7 @@
 #include "engine/training/trainable_models.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
