@@ -2,9 +2,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/train_run_args.h"
 #include "engine/core/error.h"
-#include "engine/core/runtime.h"
-#include "engine/training/distributed.h"
 #include "engine/training/editor_trainer.h"
 
 namespace editclip::cli {
@@ -36,12 +35,10 @@ UNet is widened to 8 input channels (zeros). Data-parallel like train-encoder (-
 
 int cmd_train_editor(int argc, char** argv) {
   Args args(argc, argv, 2,
-            {"editclip",     "init",         "data",      "format",  "out",        "steps",
-             "stop-after",   "batch",        "lr",        "wd",      "beta1",      "beta2",
-             "eps",          "grad-clip",    "size",      "lpips",   "lpips-net",  "lpips-weight",
-             "cond-dropout", "ema",          "seed",      "workers", "save-every", "keep-last",
-             "sample-every", "sample-steps", "log-every", "device",  "threads"},
-            {"help", "skip-bad", "no-flip", "amp", "resume", "no-plot", "quiet"});
+            with_run_options({"editclip", "init", "steps", "batch", "lr", "wd", "beta1", "beta2",
+                              "eps", "grad-clip", "size", "lpips", "lpips-net", "lpips-weight",
+                              "cond-dropout", "ema", "sample-every", "sample-steps"}),
+            with_run_flags({"no-flip", "amp"}));
   if (args.has("help")) {
     std::cout << kHelp;
     return 0;
@@ -51,12 +48,8 @@ int cmd_train_editor(int argc, char** argv) {
   EditorTrainOptions o;
   o.editclip = args.require("editclip", "(the EditCLIP model folder)");
   o.init = args.require("init", "(the InstructPix2Pix or Stable Diffusion folder)");
-  o.data = args.require("data", "(the dataset)");
-  o.out = args.require("out", "(the run folder)");
-  o.data_format = args.get("format", o.data_format);
-  o.skip_bad = args.has("skip-bad");
+  parse_run_options(args, "(the dataset)", o);
   o.steps = args.get_int("steps", static_cast<int>(o.steps));
-  o.stop_after = args.get_int("stop-after", 0);
   o.batch = args.get_int("batch", static_cast<int>(o.batch));
   o.lr = args.get_double("lr", o.lr);
   o.weight_decay = args.get_double("wd", o.weight_decay);
@@ -72,28 +65,14 @@ int cmd_train_editor(int argc, char** argv) {
   o.ema = args.get_double("ema", 0);
   o.flip = !args.has("no-flip");
   o.amp = args.has("amp");
-  o.seed = args.get_u64("seed", 0);
-  o.workers = args.get_int("workers", o.workers);
-  o.save_every = args.get_int("save-every", static_cast<int>(o.save_every));
-  o.keep_last = args.get_int("keep-last", o.keep_last);
-  o.resume = args.has("resume");
   o.sample_every = args.get_int("sample-every", static_cast<int>(o.sample_every));
   o.sample_steps = args.get_int("sample-steps", static_cast<int>(o.sample_steps));
-  o.log_every = args.get_int("log-every", 1);
-  o.plot = !args.has("no-plot");
-  o.device = args.get("device", "auto");
-  o.threads = args.get_int("threads", 0);
-  o.quiet = args.has("quiet");
   if (o.ema < 0 || o.ema >= 1) throw_error("--ema must be in (0, 1), e.g. 0.9999");
   if (o.cond_dropout < 0 || o.cond_dropout > 1.0 / 3)
     throw_error("--cond-dropout must be in [0, 1/3] (3p of the draws are used)");
   if (o.lpips_weight < 0) throw_error("--lpips-weight must not be negative");
 
-  const DistributedEnv env = DistributedEnv::from_environment();
-  at::Device device = resolve_device(parse_device_choice(o.device));
-  if (device.is_cuda())
-    device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
-  auto comm = Communicator::create(env, device);
+  auto comm = run_communicator(o);
   EditorTrainResult r = train_editor(o, *comm);
   if (comm->is_main()) {
     std::cerr << (r.stopped_early ? "stopped" : "done") << " after step " << r.steps_done

@@ -3,9 +3,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/train_run_args.h"
 #include "engine/core/error.h"
-#include "engine/core/runtime.h"
-#include "engine/training/distributed.h"
 #include "engine/training/encoder_trainer.h"
 
 namespace editclip::cli {
@@ -51,12 +50,10 @@ run:
 
 int cmd_train_encoder(int argc, char** argv) {
   Args args(argc, argv, 2,
-            {"init",       "tokenizer",  "data",      "format",    "out",     "epochs",
-             "steps",      "stop-after", "batch",     "accum",     "lr",      "lr-patch",
-             "wd",         "beta1",      "beta2",     "eps",       "warmup",  "schedule",
-             "grad-clip",  "resize",     "seed",      "workers",   "heldout", "heldout-max",
-             "eval-every", "save-every", "keep-last", "log-every", "device",  "threads"},
-            {"help", "skip-bad", "amp", "flip", "resume", "no-plot", "quiet"});
+            with_run_options({"init", "tokenizer", "epochs", "steps", "batch", "accum", "lr",
+                              "lr-patch", "wd", "beta1", "beta2", "eps", "warmup", "schedule",
+                              "grad-clip", "resize", "heldout", "heldout-max", "eval-every"}),
+            with_run_flags({"amp", "flip"}));
   if (args.has("help")) {
     std::cout << kHelp;
     return 0;
@@ -65,14 +62,10 @@ int cmd_train_encoder(int argc, char** argv) {
     throw_error("unexpected argument '", args.positional()[0], "' (see --help)");
   EncoderTrainOptions o;
   o.init = args.require("init", "(the HF CLIPModel folder to start from)");
-  o.data = args.require("data", "(the dataset: manifest .jsonl or InstructPix2Pix folder)");
-  o.out = args.require("out", "(the run folder)");
+  parse_run_options(args, "(the dataset: manifest .jsonl or InstructPix2Pix folder)", o);
   o.tokenizer = args.get("tokenizer");
-  o.data_format = args.get("format", o.data_format);
-  o.skip_bad = args.has("skip-bad");
   o.epochs = args.get_int("epochs", static_cast<int>(o.epochs));
   o.steps = args.get_int("steps", 0);
-  o.stop_after = args.get_int("stop-after", 0);
   o.batch = args.get_int("batch", static_cast<int>(o.batch));
   o.accum = args.get_int("accum", 1);
   o.lr = args.get_double("lr", o.lr);
@@ -87,27 +80,13 @@ int cmd_train_encoder(int argc, char** argv) {
   o.amp = args.has("amp");
   o.resize = args.get_int("resize", static_cast<int>(o.resize));
   o.flip = args.has("flip");
-  o.seed = args.get_u64("seed", 0);
-  o.workers = args.get_int("workers", o.workers);
   o.heldout = args.get_double("heldout", o.heldout);
   o.heldout_max = args.get_int("heldout-max", static_cast<int>(o.heldout_max));
   o.eval_every = args.get_int("eval-every", 0);
-  o.save_every = args.get_int("save-every", static_cast<int>(o.save_every));
-  o.keep_last = args.get_int("keep-last", o.keep_last);
-  o.resume = args.has("resume");
-  o.log_every = args.get_int("log-every", 1);
-  o.plot = !args.has("no-plot");
-  o.device = args.get("device", "auto");
-  o.threads = args.get_int("threads", 0);
-  o.quiet = args.has("quiet");
   if (o.heldout < 0 || o.heldout >= 1) throw_error("--heldout must be in [0, 1)");
   if (o.resize < 8) throw_error("--resize must be at least 8");
 
-  const DistributedEnv env = DistributedEnv::from_environment();
-  at::Device device = resolve_device(parse_device_choice(o.device));
-  if (device.is_cuda())
-    device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
-  auto comm = Communicator::create(env, device);
+  auto comm = run_communicator(o);
   EncoderTrainResult r = train_encoder(o, *comm);
   if (comm->is_main()) {
     std::cerr << (r.stopped_early ? "stopped" : "done") << " after step " << r.steps_done

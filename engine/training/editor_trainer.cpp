@@ -32,39 +32,31 @@ namespace fs = std::filesystem;
 namespace editclip {
 
 nlohmann::json EditorTrainOptions::to_json() const {
-  return {{"editclip", editclip},
-          {"init", init},
-          {"data", data},
-          {"data_format", data_format},
-          {"skip_bad", skip_bad},
-          {"steps", steps},
-          {"batch", batch},
-          {"lr", lr},
-          {"weight_decay", weight_decay},
-          {"beta1", beta1},
-          {"beta2", beta2},
-          {"eps", eps},
-          {"grad_clip", grad_clip},
-          {"size", size},
-          {"lpips_weight", lpips_weight},
-          {"lpips", lpips},
-          {"lpips_net", lpips_net},
-          {"cond_dropout", cond_dropout},
-          {"ema", ema},
-          {"flip", flip},
-          {"amp", amp},
-          {"seed", seed},
-          {"save_every", save_every},
-          {"keep_last", keep_last},
-          {"sample_every", sample_every},
-          {"sample_steps", sample_steps}};
+  nlohmann::json j = {{"editclip", editclip},
+                      {"init", init},
+                      {"steps", steps},
+                      {"batch", batch},
+                      {"lr", lr},
+                      {"weight_decay", weight_decay},
+                      {"beta1", beta1},
+                      {"beta2", beta2},
+                      {"eps", eps},
+                      {"grad_clip", grad_clip},
+                      {"size", size},
+                      {"lpips_weight", lpips_weight},
+                      {"lpips", lpips},
+                      {"lpips_net", lpips_net},
+                      {"cond_dropout", cond_dropout},
+                      {"ema", ema},
+                      {"flip", flip},
+                      {"amp", amp},
+                      {"sample_every", sample_every},
+                      {"sample_steps", sample_steps}};
+  add_to_json(j);
+  return j;
 }
 
 namespace {
-
-at::Tensor to_u8_hwc(const at::Tensor& chw01) {
-  return chw01.mul(255).round_().clamp_(0, 255).to(at::kByte).permute({1, 2, 0}).contiguous();
-}
 
 std::string scheduler_class_for_sampling(const std::string& config_path) {
   const nlohmann::json j = read_json_file(config_path);
@@ -116,10 +108,7 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
                 " needs the LPIPS weights: --lpips DIR (vgg_features + lin_vgg_v0.1) or "
                 "--lpips BACKBONE,LIN; or pass --lpips-weight 0");
   configure_threads(opt.threads);
-  at::Device device = resolve_device(parse_device_choice(opt.device));
-  if (device.is_cuda())
-    device = at::Device(
-        at::kCUDA, static_cast<c10::DeviceIndex>(DistributedEnv::from_environment().local_rank));
+  const at::Device device = training_device(opt.device);
   const bool main = comm.is_main();
   const int W = comm.world_size(), rank = comm.rank();
   const fs::path init(opt.init);
@@ -130,18 +119,7 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
                   "unet/, vae/ and scheduler/)");
 
   // Data; two pairs are held out for the sample grids when the dataset is large enough.
-  DatasetOptions dopts;
-  dopts.format = parse_dataset_format(opt.data_format);
-  dopts.skip_bad = opt.skip_bad;
-  EditDataset all = EditDataset::load(opt.data, dopts);
-  if (main && !all.report().problems.empty() && !opt.quiet) {
-    std::cerr << "skipped " << all.report().problems.size() << " bad entr"
-              << (all.report().problems.size() == 1 ? "y" : "ies") << " of " << all.origin()
-              << ":\n";
-    for (size_t i = 0; i < all.report().problems.size() && i < 20; ++i)
-      std::cerr << "  " << all.report().problems[i].where << ": " << all.report().problems[i].what
-                << "\n";
-  }
+  EditDataset all = load_training_data(opt, main && !opt.quiet);
   EditDataset train = all, shown;
   if (all.size() >= 8) std::tie(train, shown) = all.split(2.0 / all.size(), opt.seed);
   if (shown.empty()) shown = all.subset({0});
@@ -180,15 +158,7 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
   LrSchedule schedule;  // constant, as the authors
   schedule.total_steps = opt.steps;
 
-  LoaderOptions lo;
-  lo.global_batch = opt.batch * W;
-  lo.rank = rank;
-  lo.world_size = W;
-  lo.seed = opt.seed;
-  lo.transform.resize = opt.size;
-  lo.transform.random_flip = opt.flip;
-  lo.threads = opt.workers;
-  EditDataLoader loader(train, lo);
+  EditDataLoader loader(train, training_loader_options(opt, comm, opt.batch, opt.size, opt.flip));
 
   Ema ema;
   ema.decay = opt.ema;
@@ -198,30 +168,20 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
   nlohmann::json config = opt.to_json();
   config["world_size"] = W;
   int64_t start = 0;
-  if (opt.resume) {
-    auto latest = checkpoints.latest();
-    if (!latest)
-      throw_error(opt.out, ": --resume, but the folder holds no complete checkpoint (step-N/)");
-    Checkpoint ck = CheckpointManager::load(*latest);
-    check_resume_compatible(
-        ck.config, config,
-        {"editclip", "init", "data", "batch", "world_size", "seed", "lr", "weight_decay", "size",
-         "lpips_weight", "cond_dropout", "ema", "flip", "grad_clip", "amp", "steps"},
-        *latest);
-    copy_params(trained_map, ck.tensors.at("model"), *latest);
+  if (auto resume = find_resume_point(
+          checkpoints, opt, config,
+          {"editclip", "init", "data", "batch", "world_size", "seed", "lr", "weight_decay", "size",
+           "lpips_weight", "cond_dropout", "ema", "flip", "grad_clip", "amp", "steps"},
+          main && !opt.quiet)) {
+    Checkpoint& ck = resume->checkpoint;
+    copy_params(trained_map, ck.tensors.at("model"), resume->path);
     optimizer.load_state(ck.tensors.at("optimizer"), ck.optimizer);
     if (opt.ema > 0) {
-      TensorMap& sh = ema.shadow;
-      copy_params(sh, ck.tensors.at("ema"), *latest);
+      copy_params(ema.shadow, ck.tensors.at("ema"), resume->path);
       ema.updates = ck.extra.value("ema_updates", int64_t{0});
     }
     loader.seek(ck.data);
     start = ck.step;
-    if (main && !opt.quiet) std::cerr << "resuming from " << *latest << " (step " << start << ")\n";
-  } else if (!checkpoints.list().empty()) {
-    throw_error(opt.out,
-                ": already holds checkpoints; pass --resume to continue that run, or "
-                "choose another --out");
   }
   broadcast_parameters(comm, trained);
   if (opt.ema > 0 && start == 0) ema.init(trained);
@@ -245,7 +205,7 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
                                {"train", train.size()},
                                {"shown", shown.size()},
                                {"skipped", all.report().problems.size()}}}});
-    log.emplace((fs::path(opt.out) / "metrics.jsonl").string(), opt.resume ? start : -1);
+    log.emplace(run_metrics_path(opt.out), opt.resume ? start : -1);
   }
 
   // Sample grids: [before | after | query | output] of fixed held-out pairs, with the EMA
@@ -284,15 +244,8 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
   };
   auto save = [&](int64_t step) {
     if (main) {
-      Checkpoint ck;
-      ck.step = step;
-      ck.epoch = loader.position().epoch;
-      ck.data = loader.position();
-      ck.optimizer = optimizer.state_json();
-      ck.config = config;
-      ck.rng["cpu"] = generator_state(default_cpu_generator());
+      Checkpoint ck = training_checkpoint(step, loader, optimizer, config);
       ck.tensors["model"] = cpu_copies(trained_map);
-      ck.tensors["optimizer"] = optimizer.state_tensors();
       if (opt.ema > 0) ck.tensors["ema"] = cpu_copies(ema.shadow);
       ck.extra = {{"kind", "editor"}, {"ema_updates", ema.updates}};
       result.last_checkpoint = checkpoints.save(ck);
@@ -373,9 +326,7 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
     comm.all_reduce_sum(v);
     sums = v[0] / W;
     const double loss_value = sums[0].item<double>();
-    if (!std::isfinite(loss_value))
-      throw_error("the loss became ", loss_value, " at step ", step,
-                  "; lower --lr (the last checkpoint is intact)");
+    check_loss_finite(loss_value, step, "--lr");
     if (step == start + 1) result.first_loss = loss_value;
     result.last_loss = loss_value;
     progress.update(step, B * W, loss_value, lr);
@@ -402,15 +353,10 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
   progress.finish();
   result.steps_done = step;
   if (main && opt.plot && step == opt.steps) {
-    try {
-      PlotOptions po;
-      po.title = "train-editor";
-      po.panels = {{"loss", {"loss", "diffusion_loss", "lpips_loss"}, true}};
-      plot_metrics_file((fs::path(opt.out) / "metrics.jsonl").string(),
-                        (fs::path(opt.out) / "curves.png").string(), po);
-    } catch (const Error& e) {
-      if (!opt.quiet) std::cerr << "note: no plot: " << first_line(e.what()) << "\n";
-    }
+    PlotOptions po;
+    po.title = "train-editor";
+    po.panels = {{"loss", {"loss", "diffusion_loss", "lpips_loss"}, true}};
+    plot_run_curves(opt.out, po, opt.quiet);
   }
   return result;
 }

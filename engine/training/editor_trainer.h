@@ -15,19 +15,18 @@
 #include <string>
 
 #include "engine/training/distributed.h"
+#include "engine/training/trainer_common.h"
 
 namespace editclip {
 
-struct EditorTrainOptions {
+// The run options (data, out, seed, checkpoints, logging, device) are TrainRunOptions'.
+struct EditorTrainOptions : TrainRunOptions {
   std::string editclip;  // EditCLIP CLIPModel folder (6 channels), frozen
   std::string init;      // InstructPix2Pix pipeline folder (unet/ 8 ch, vae/, scheduler/) or an
                          // SD 1.x folder (unet/ with 4 input channels, widened to 8)
-  std::string data, data_format = "auto", out;
-  bool skip_bad = false;
 
   int64_t steps = 20000;
-  int64_t stop_after = 0;  // > 0: stop (with a checkpoint) after this many steps of this call
-  int64_t batch = 64;      // per rank
+  int64_t batch = 64;  // per rank
   double lr = 5e-5;
   double weight_decay = 1e-2, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // diffusers' defaults
   double grad_clip = 1.0;
@@ -39,20 +38,9 @@ struct EditorTrainOptions {
   double ema = 0;  // > 0: EMA decay of the trained weights (diffusers' EMAModel warm-up rule)
   bool flip = true;
   bool amp = false;  // CUDA: bf16 autocast
-  uint64_t seed = 0;
-  int workers = 2;
 
-  int64_t save_every = 1000;
-  int keep_last = 3;
-  bool resume = false;
   int64_t sample_every = 500;  // 0: no sample grids
   int64_t sample_steps = 20;
-  int64_t log_every = 1;
-  bool plot = true;
-
-  std::string device = "auto";
-  int threads = 0;
-  bool quiet = false;
 
   nlohmann::json to_json() const;
 };

@@ -31,33 +31,29 @@ namespace fs = std::filesystem;
 namespace editclip {
 
 nlohmann::json EncoderTrainOptions::to_json() const {
-  return {{"init", init},
-          {"tokenizer", tokenizer},
-          {"data", data},
-          {"data_format", data_format},
-          {"skip_bad", skip_bad},
-          {"epochs", epochs},
-          {"steps", steps},
-          {"batch", batch},
-          {"accum", accum},
-          {"lr", lr},
-          {"lr_patch", lr_patch},
-          {"weight_decay", weight_decay},
-          {"beta1", beta1},
-          {"beta2", beta2},
-          {"eps", eps},
-          {"warmup", warmup},
-          {"schedule", schedule},
-          {"grad_clip", grad_clip},
-          {"amp", amp},
-          {"resize", resize},
-          {"flip", flip},
-          {"seed", seed},
-          {"heldout", heldout},
-          {"heldout_max", heldout_max},
-          {"eval_every", eval_every},
-          {"save_every", save_every},
-          {"keep_last", keep_last}};
+  nlohmann::json j = {{"init", init},
+                      {"tokenizer", tokenizer},
+                      {"epochs", epochs},
+                      {"steps", steps},
+                      {"batch", batch},
+                      {"accum", accum},
+                      {"lr", lr},
+                      {"lr_patch", lr_patch},
+                      {"weight_decay", weight_decay},
+                      {"beta1", beta1},
+                      {"beta2", beta2},
+                      {"eps", eps},
+                      {"warmup", warmup},
+                      {"schedule", schedule},
+                      {"grad_clip", grad_clip},
+                      {"amp", amp},
+                      {"resize", resize},
+                      {"flip", flip},
+                      {"heldout", heldout},
+                      {"heldout_max", heldout_max},
+                      {"eval_every", eval_every}};
+  add_to_json(j);
+  return j;
 }
 
 nlohmann::json RetrievalEval::to_json() const {
@@ -72,16 +68,26 @@ nlohmann::json RetrievalEval::to_json() const {
           {"eval_ec2t_shuffled", ec2t_shuffled}};
 }
 
+RetrievalEval RetrievalEval::from_json(const nlohmann::json& j) {
+  RetrievalEval e;
+  e.step = j.value("step", 0);
+  e.top1 = j.value("eval_top1", 0.0);
+  e.top5 = j.value("eval_top5", 0.0);
+  e.chance_top1 = j.value("eval_chance_top1", 0.0);
+  e.chance_top5 = j.value("eval_chance_top5", 0.0);
+  e.ec2t_matched = j.value("eval_ec2t_matched", 0.0);
+  e.ec2t_shuffled = j.value("eval_ec2t_shuffled", 0.0);
+  e.pairs = j.value("eval_pairs", 0);
+  e.instructions = j.value("eval_instructions", 0);
+  return e;
+}
+
 namespace {
 
 // F.normalize(x, dim=-1) in float32.
 at::Tensor l2_normalize(const at::Tensor& x) {
   at::Tensor f = x.to(at::kFloat);
   return f / f.norm(2, {-1}, true).clamp_min(1e-12);
-}
-
-at::Tensor to_u8_hwc(const at::Tensor& chw01) {
-  return chw01.mul(255).round_().clamp_(0, 255).to(at::kByte).permute({1, 2, 0}).contiguous();
 }
 
 // The authors' inference preprocessing of each pair of a loader batch -> [B, 6, S', S'].
@@ -189,14 +195,6 @@ class Evaluator {
   at::Tensor text_;
 };
 
-at::Device training_device(const std::string& choice, const Communicator& comm) {
-  at::Device d = resolve_device(parse_device_choice(choice));
-  if (d.is_cuda())
-    return at::Device(at::kCUDA,
-                      static_cast<c10::DeviceIndex>(DistributedEnv::from_environment().local_rank));
-  return d;
-}
-
 std::string eval_line(const RetrievalEval& e) {
   char buf[256];
   std::snprintf(buf, sizeof(buf),
@@ -214,25 +212,14 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
   if (opt.batch < 1 || opt.accum < 1) throw_error("--batch and --accum must be at least 1");
   if (opt.out.empty()) throw_error("--out: the run folder is required");
   configure_threads(opt.threads);
-  const at::Device device = training_device(opt.device, comm);
+  const at::Device device = training_device(opt.device);
   const bool main = comm.is_main();
   const int W = comm.world_size(), rank = comm.rank();
   ProgressLine progress(main && !opt.quiet, 1, 0);
 
   // Data: validated up front on every rank (each reads the same manifest; problems are reported
   // by rank 0).
-  DatasetOptions dopts;
-  dopts.format = parse_dataset_format(opt.data_format);
-  dopts.skip_bad = opt.skip_bad;
-  EditDataset all = EditDataset::load(opt.data, dopts);
-  if (main && !all.report().problems.empty() && !opt.quiet) {
-    std::cerr << "skipped " << all.report().problems.size() << " bad entr"
-              << (all.report().problems.size() == 1 ? "y" : "ies") << " of " << all.origin()
-              << ":\n";
-    for (size_t i = 0; i < all.report().problems.size() && i < 20; ++i)
-      std::cerr << "  " << all.report().problems[i].where << ": " << all.report().problems[i].what
-                << "\n";
-  }
+  EditDataset all = load_training_data(opt, main && !opt.quiet);
   EditDataset train = all, heldout;
   if (opt.heldout > 0 && all.size() >= 2)
     std::tie(train, heldout) = all.split(opt.heldout, opt.seed);
@@ -269,15 +256,7 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
   hyper.eps = opt.eps;
   AdamW optimizer(make_param_groups(trained, rest, {patch}, hyper));
 
-  LoaderOptions lo;
-  lo.global_batch = opt.batch * W;
-  lo.rank = rank;
-  lo.world_size = W;
-  lo.seed = opt.seed;
-  lo.transform.resize = opt.resize;
-  lo.transform.random_flip = opt.flip;
-  lo.threads = opt.workers;
-  EditDataLoader loader(train, lo);
+  EditDataLoader loader(train, training_loader_options(opt, comm, opt.batch, opt.resize, opt.flip));
   const int64_t per_epoch = loader.steps_per_epoch() / opt.accum;
   if (per_epoch < 1 && opt.steps <= 0)
     throw_error(opt.data, ": ", train.size(), " training pairs are fewer than one step needs (",
@@ -301,39 +280,18 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
   config["warmup_steps"] = schedule.warmup_steps;
   int64_t start = 0;
   EncoderTrainResult result;
-  if (opt.resume) {
-    auto latest = checkpoints.latest();
-    if (!latest)
-      throw_error(opt.out, ": --resume, but the folder holds no complete checkpoint (step-N/)");
-    Checkpoint ck = CheckpointManager::load(*latest);
-    check_resume_compatible(
-        ck.config, config,
-        {"init", "data", "batch", "accum", "world_size", "seed", "lr", "lr_patch", "weight_decay",
-         "total_steps", "warmup_steps", "schedule", "resize", "flip", "heldout", "amp"},
-        *latest);
-    copy_params(s.clip.params, ck.tensors.at("model"), *latest, /*require_all=*/false);
+  if (auto resume = find_resume_point(
+          checkpoints, opt, config,
+          {"init", "data", "batch", "accum", "world_size", "seed", "lr", "lr_patch", "weight_decay",
+           "total_steps", "warmup_steps", "schedule", "resize", "flip", "heldout", "amp"},
+          main && !opt.quiet)) {
+    Checkpoint& ck = resume->checkpoint;
+    copy_params(s.clip.params, ck.tensors.at("model"), resume->path, /*require_all=*/false);
     optimizer.load_state(ck.tensors.at("optimizer"), ck.optimizer);
     loader.seek(ck.data);
     start = ck.step;
-    if (ck.extra.contains("first_eval") && ck.extra["first_eval"].is_object()) {
-      const auto& j = ck.extra["first_eval"];
-      RetrievalEval e;
-      e.step = j.value("step", 0);
-      e.top1 = j.value("eval_top1", 0.0);
-      e.top5 = j.value("eval_top5", 0.0);
-      e.chance_top1 = j.value("eval_chance_top1", 0.0);
-      e.chance_top5 = j.value("eval_chance_top5", 0.0);
-      e.ec2t_matched = j.value("eval_ec2t_matched", 0.0);
-      e.ec2t_shuffled = j.value("eval_ec2t_shuffled", 0.0);
-      e.pairs = j.value("eval_pairs", 0);
-      e.instructions = j.value("eval_instructions", 0);
-      result.first_eval = e;
-    }
-    if (main && !opt.quiet) std::cerr << "resuming from " << *latest << " (step " << start << ")\n";
-  } else if (!checkpoints.list().empty()) {
-    throw_error(opt.out,
-                ": already holds checkpoints; pass --resume to continue that run, or "
-                "choose another --out");
+    if (ck.extra.contains("first_eval") && ck.extra["first_eval"].is_object())
+      result.first_eval = RetrievalEval::from_json(ck.extra["first_eval"]);
   }
   broadcast_parameters(comm, trained);
 
@@ -352,7 +310,7 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
                     {"train", train.size()},
                     {"heldout", heldout.size()},
                     {"skipped", all.report().problems.size()}}}});
-    log.emplace((fs::path(opt.out) / "metrics.jsonl").string(), opt.resume ? start : -1);
+    log.emplace(run_metrics_path(opt.out), opt.resume ? start : -1);
   }
   Evaluator evaluator(s, heldout);
   auto evaluate = [&](int64_t step) {
@@ -368,17 +326,10 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
   };
   auto save = [&](int64_t step) {
     if (main) {
-      Checkpoint ck;
-      ck.step = step;
-      ck.epoch = loader.position().epoch;
-      ck.data = loader.position();
-      ck.optimizer = optimizer.state_json();
-      ck.config = config;
-      ck.rng["cpu"] = generator_state(default_cpu_generator());
+      Checkpoint ck = training_checkpoint(step, loader, optimizer, config);
       TensorMap model;
       for (auto& [n, p] : trained) model[n] = p;
       ck.tensors["model"] = cpu_copies(model);
-      ck.tensors["optimizer"] = optimizer.state_tensors();
       ck.extra = {{"kind", "encoder"}};
       if (result.first_eval) ck.extra["first_eval"] = result.first_eval->to_json();
       result.last_checkpoint = checkpoints.save(ck);
@@ -452,9 +403,7 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
     ++step;
     ++run_steps;
     loss_value = loss.item<double>();
-    if (!std::isfinite(loss_value))
-      throw_error("the loss became ", loss_value, " at step ", step,
-                  "; lower --lr / --lr-patch (the last checkpoint is intact)");
+    check_loss_finite(loss_value, step, "--lr / --lr-patch");
     progress.update(step, b * W * K, loss_value, lr);
     if (main && (step % std::max<int64_t>(opt.log_every, 1) == 0 || step == total)) {
       nlohmann::json rec = {{"step", step},
@@ -478,19 +427,14 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
   result.steps_done = step;
   result.last_loss = loss_value;
   if (main && opt.plot && step == total) {
-    try {
-      PlotOptions po;
-      po.title = "train-encoder";
-      po.panels = {{"loss", {"loss"}, false},
-                   {"learning rate", {"lr", "lr_patch"}, true},
-                   {"held-out retrieval", {"eval_top1", "eval_top5", "eval_chance_top1"}, false},
-                   {"held-out EC2T", {"eval_ec2t_matched", "eval_ec2t_shuffled"}, false}};
-      if (evaluator.empty()) po.panels.resize(2);
-      plot_metrics_file((fs::path(opt.out) / "metrics.jsonl").string(),
-                        (fs::path(opt.out) / "curves.png").string(), po);
-    } catch (const Error& e) {
-      if (!opt.quiet) std::cerr << "note: no plot: " << first_line(e.what()) << "\n";
-    }
+    PlotOptions po;
+    po.title = "train-encoder";
+    po.panels = {{"loss", {"loss"}, false},
+                 {"learning rate", {"lr", "lr_patch"}, true},
+                 {"held-out retrieval", {"eval_top1", "eval_top5", "eval_chance_top1"}, false},
+                 {"held-out EC2T", {"eval_ec2t_matched", "eval_ec2t_shuffled"}, false}};
+    if (evaluator.empty()) po.panels.resize(2);
+    plot_run_curves(opt.out, po, opt.quiet);
   }
   return result;
 }

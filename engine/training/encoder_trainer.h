@@ -25,22 +25,19 @@
 #include <string>
 
 #include "engine/training/distributed.h"
+#include "engine/training/trainer_common.h"
 
 namespace editclip {
 
-struct EncoderTrainOptions {
+// The run options (data, out, seed, checkpoints, logging, device) are TrainRunOptions'.
+struct EncoderTrainOptions : TrainRunOptions {
   std::string init;       // HF CLIPModel folder (3-channel CLIP, widened, or 6-channel EditCLIP)
   std::string tokenizer;  // folder with the tokenizer files; empty: `init`
-  std::string data;       // manifest .jsonl, folder with manifest.jsonl, or InstructPix2Pix root
-  std::string data_format = "auto";
-  std::string out;  // run folder
-  bool skip_bad = false;
 
   int64_t epochs = 40;
-  int64_t steps = 0;       // > 0: optimizer steps in all (overrides epochs)
-  int64_t stop_after = 0;  // > 0: stop (with a checkpoint) after this many steps of this call
-  int64_t batch = 256;     // pairs per rank per micro-batch
-  int64_t accum = 1;       // micro-batches per optimizer step
+  int64_t steps = 0;    // > 0: optimizer steps in all (overrides epochs)
+  int64_t batch = 256;  // pairs per rank per micro-batch
+  int64_t accum = 1;    // micro-batches per optimizer step
   double lr = 2e-6, lr_patch = 2e-4, weight_decay = 0.02;
   double beta1 = 0.9, beta2 = 0.98, eps = 1e-6;  // open_clip's ViT defaults
   int64_t warmup = -1;                           // -1: min(10000, 5% of the steps)
@@ -50,21 +47,10 @@ struct EncoderTrainOptions {
 
   int64_t resize = 256;  // the authors' pair resize before CLIP preprocessing
   bool flip = false;
-  uint64_t seed = 0;
-  int workers = 2;
 
   double heldout = 0.05;  // fraction held out for evaluation (0: none)
   int64_t heldout_max = 1000;
   int64_t eval_every = 0;  // steps; 0: once per epoch
-  int64_t save_every = 1000;
-  int keep_last = 3;
-  bool resume = false;
-  int64_t log_every = 1;
-  bool plot = true;
-
-  std::string device = "auto";
-  int threads = 0;
-  bool quiet = false;
 
   nlohmann::json to_json() const;
 };
@@ -76,6 +62,7 @@ struct RetrievalEval {
   double chance_top1 = 0, chance_top5 = 0;     // 1/M and min(5, M)/M
   double ec2t_matched = 0, ec2t_shuffled = 0;  // mean cos(E_v, E_t), own vs another instruction
   nlohmann::json to_json() const;
+  static RetrievalEval from_json(const nlohmann::json& j);  // inverse of to_json()
 };
 
 struct EncoderTrainResult {

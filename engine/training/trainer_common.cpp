@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -13,6 +14,106 @@
 namespace fs = std::filesystem;
 
 namespace editclip {
+
+void TrainRunOptions::add_to_json(nlohmann::json& j) const {
+  j["data"] = data;
+  j["data_format"] = data_format;
+  j["skip_bad"] = skip_bad;
+  j["seed"] = seed;
+  j["save_every"] = save_every;
+  j["keep_last"] = keep_last;
+}
+
+at::Device training_device(const std::string& choice) {
+  const at::Device d = resolve_device(parse_device_choice(choice));
+  if (d.is_cuda())
+    return at::Device(at::kCUDA,
+                      static_cast<c10::DeviceIndex>(DistributedEnv::from_environment().local_rank));
+  return d;
+}
+
+at::Tensor to_u8_hwc(const at::Tensor& chw01) {
+  return chw01.mul(255).round_().clamp_(0, 255).to(at::kByte).permute({1, 2, 0}).contiguous();
+}
+
+EditDataset load_training_data(const TrainRunOptions& opt, bool report) {
+  DatasetOptions dopts;
+  dopts.format = parse_dataset_format(opt.data_format);
+  dopts.skip_bad = opt.skip_bad;
+  EditDataset all = EditDataset::load(opt.data, dopts);
+  const auto& problems = all.report().problems;
+  if (report && !problems.empty()) {
+    std::cerr << "skipped " << problems.size() << " bad entr"
+              << (problems.size() == 1 ? "y" : "ies") << " of " << all.origin() << ":\n";
+    for (size_t i = 0; i < problems.size() && i < 20; ++i)
+      std::cerr << "  " << problems[i].where << ": " << problems[i].what << "\n";
+  }
+  return all;
+}
+
+LoaderOptions training_loader_options(const TrainRunOptions& opt, const Communicator& comm,
+                                      int64_t batch, int64_t resize, bool flip) {
+  LoaderOptions lo;
+  lo.global_batch = batch * comm.world_size();
+  lo.rank = comm.rank();
+  lo.world_size = comm.world_size();
+  lo.seed = opt.seed;
+  lo.transform.resize = resize;
+  lo.transform.random_flip = flip;
+  lo.threads = opt.workers;
+  return lo;
+}
+
+std::optional<ResumePoint> find_resume_point(const CheckpointManager& checkpoints,
+                                             const TrainRunOptions& opt,
+                                             const nlohmann::json& config,
+                                             const std::vector<std::string>& keys, bool verbose) {
+  if (!opt.resume) {
+    if (!checkpoints.list().empty())
+      throw_error(opt.out,
+                  ": already holds checkpoints; pass --resume to continue that run, or "
+                  "choose another --out");
+    return std::nullopt;
+  }
+  auto latest = checkpoints.latest();
+  if (!latest)
+    throw_error(opt.out, ": --resume, but the folder holds no complete checkpoint (step-N/)");
+  ResumePoint r{*latest, CheckpointManager::load(*latest)};
+  check_resume_compatible(r.checkpoint.config, config, keys, r.path);
+  if (verbose) std::cerr << "resuming from " << r.path << " (step " << r.checkpoint.step << ")\n";
+  return r;
+}
+
+Checkpoint training_checkpoint(int64_t step, const EditDataLoader& loader, const AdamW& optimizer,
+                               const nlohmann::json& config) {
+  Checkpoint ck;
+  ck.step = step;
+  ck.epoch = loader.position().epoch;
+  ck.data = loader.position();
+  ck.optimizer = optimizer.state_json();
+  ck.config = config;
+  ck.rng["cpu"] = generator_state(default_cpu_generator());
+  ck.tensors["optimizer"] = optimizer.state_tensors();
+  return ck;
+}
+
+void check_loss_finite(double loss, int64_t step, const std::string& lower) {
+  if (!std::isfinite(loss))
+    throw_error("the loss became ", loss, " at step ", step, "; lower ", lower,
+                " (the last checkpoint is intact)");
+}
+
+std::string run_metrics_path(const std::string& run_dir) {
+  return (fs::path(run_dir) / "metrics.jsonl").string();
+}
+
+void plot_run_curves(const std::string& run_dir, const PlotOptions& plot, bool quiet) {
+  try {
+    plot_metrics_file(run_metrics_path(run_dir), (fs::path(run_dir) / "curves.png").string(), plot);
+  } catch (const Error& e) {
+    if (!quiet) std::cerr << "note: no plot: " << first_line(e.what()) << "\n";
+  }
+}
 
 nlohmann::json read_run_info(const std::string& run_dir) {
   const fs::path p = fs::path(run_dir) / kRunFile;

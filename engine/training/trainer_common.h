@@ -10,14 +10,84 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/training/adamw.h"
+#include "engine/training/checkpoint.h"
+#include "engine/training/data_loader.h"
+#include "engine/training/dataset.h"
 #include "engine/training/distributed.h"
 #include "engine/training/metrics_log.h"
 
 namespace editclip {
+
+// The options of a training run that do not depend on what is trained (same meaning and defaults
+// in train-encoder and train-editor); the trainers' option structs extend it.
+struct TrainRunOptions {
+  std::string data;  // manifest .jsonl, folder with manifest.jsonl, or InstructPix2Pix root
+  std::string data_format = "auto";
+  std::string out;  // run folder
+  bool skip_bad = false;
+
+  int64_t stop_after = 0;  // > 0: stop (with a checkpoint) after this many steps of this call
+  uint64_t seed = 0;
+  int workers = 2;  // decoding threads
+
+  int64_t save_every = 1000;
+  int keep_last = 3;
+  bool resume = false;
+  int64_t log_every = 1;
+  bool plot = true;
+
+  std::string device = "auto";
+  int threads = 0;
+  bool quiet = false;
+
+  // Adds the options recorded in run.json and the checkpoints' config.
+  void add_to_json(nlohmann::json& j) const;
+};
+
+// The device of this rank for --device `choice`: CUDA device LOCAL_RANK when it resolves to CUDA.
+at::Device training_device(const std::string& choice);
+
+// A loader batch image (float32 CHW in [0, 1], exactly u8 / 255) back to uint8 HWC.
+at::Tensor to_u8_hwc(const at::Tensor& chw01);
+
+// Loads and validates opt.data; entries skipped by --skip-bad are listed on stderr when `report`.
+EditDataset load_training_data(const TrainRunOptions& opt, bool report);
+
+// The training loader of this rank: `batch` pairs per rank, shuffled by opt.seed.
+LoaderOptions training_loader_options(const TrainRunOptions& opt, const Communicator& comm,
+                                      int64_t batch, int64_t resize, bool flip);
+
+// With --resume: the latest complete checkpoint of opt.out, after check_resume_compatible() of
+// `keys` against `config` (announced on stderr when `verbose`). Without: nothing, and an Error
+// when opt.out already holds checkpoints (a new run must not mix with an old one).
+struct ResumePoint {
+  std::string path;
+  Checkpoint checkpoint;
+};
+std::optional<ResumePoint> find_resume_point(const CheckpointManager& checkpoints,
+                                             const TrainRunOptions& opt,
+                                             const nlohmann::json& config,
+                                             const std::vector<std::string>& keys, bool verbose);
+
+// A checkpoint of `step` with the state every trainer saves (data position, optimizer, config,
+// CPU generator); the trainer adds its model tensors and extras.
+Checkpoint training_checkpoint(int64_t step, const EditDataLoader& loader, const AdamW& optimizer,
+                               const nlohmann::json& config);
+
+// Error when a step's loss is NaN or infinite; `lower` names the options to lower.
+void check_loss_finite(double loss, int64_t step, const std::string& lower);
+
+// RUN_DIR/metrics.jsonl.
+std::string run_metrics_path(const std::string& run_dir);
+
+// RUN_DIR/curves.png from the metrics log; a failure is a note on stderr (unless quiet), not an
+// error (the run itself succeeded).
+void plot_run_curves(const std::string& run_dir, const PlotOptions& plot, bool quiet);
 
 // RUN_DIR/run.json: {"format": "editclip-run", "version": 1, "kind": "encoder" | "editor",
 // "options": {...}, "models": {...}}; export reads it to find the init folders.

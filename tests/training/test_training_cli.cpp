@@ -110,6 +110,31 @@ double max_diff(const fs::path& a, const fs::path& b, bool* bit_exact = nullptr)
   return m;
 }
 
+// The files of two checkpoint folders hold the same tensors to the bit.
+void expect_bit_exact(const fs::path& a, const fs::path& b,
+                      std::initializer_list<const char*> files) {
+  for (const char* f : files) {
+    bool exact = false;
+    EXPECT_EQ(max_diff(a / f, b / f, &exact), 0.0) << f;
+    EXPECT_TRUE(exact) << f;
+  }
+}
+
+// Trains with `one_args` in one process and with `two_args` as two ranks; the largest parameter
+// difference of their checkpoints of `step` (-1 when a run failed).
+double one_vs_two_ranks(const std::string& one_args, const std::string& two_args,
+                        const fs::path& one, const fs::path& two, int step) {
+  CliRun r = run(one_args);
+  EXPECT_EQ(r.status, 0) << r.output;
+  if (r.status != 0) return -1;
+  auto [r0, r1] = run_two_ranks(two_args);
+  EXPECT_EQ(r0.status, 0) << r0.output;
+  EXPECT_EQ(r1.status, 0) << r1.output;
+  if (r0.status != 0 || r1.status != 0) return -1;
+  const std::string ck = "step-" + std::to_string(step);
+  return max_diff(one / ck / "model.safetensors", two / ck / "model.safetensors");
+}
+
 std::vector<nlohmann::json> metrics(const fs::path& run_dir) {
   return editclip::read_metrics_log((run_dir / "metrics.jsonl").string());
 }
@@ -237,11 +262,7 @@ TEST_F(TrainingCli, EncoderResumeEqualsUninterruptedBitForBit) {
   ASSERT_TRUE(fs::exists(b / "step-3"));
   r = run(encoder_args(b, common + " --resume"));
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
-    bool exact = false;
-    EXPECT_EQ(max_diff(a / "step-6" / f, b / "step-6" / f, &exact), 0.0) << f;
-    EXPECT_TRUE(exact) << f;
-  }
+  expect_bit_exact(a / "step-6", b / "step-6", {"model.safetensors", "optimizer.safetensors"});
   // The resumed log holds every step once, with the same losses.
   auto la = metrics(a), lb = metrics(b);
   ASSERT_EQ(la.size(), lb.size());
@@ -256,13 +277,8 @@ TEST_F(TrainingCli, EncoderTwoGlooProcessesMatchOneProcessWithTheDoubleBatch) {
   if (!editclip::distributed_support_compiled()) GTEST_SKIP() << "built without c10d/Gloo";
   const fs::path one = dir("one"), two = dir("two");
   const std::string common = "--steps 4 --heldout 0 --no-plot --save-every 0";
-  CliRun r = run(encoder_args(one, common + " --batch 16"));
-  ASSERT_EQ(r.status, 0) << r.output;
-  auto [r0, r1] = run_two_ranks(encoder_args(two, common + " --batch 8"));
-  ASSERT_EQ(r0.status, 0) << r0.output;
-  ASSERT_EQ(r1.status, 0) << r1.output;
-  const double d =
-      max_diff(one / "step-4" / "model.safetensors", two / "step-4" / "model.safetensors");
+  const double d = one_vs_two_ranks(encoder_args(one, common + " --batch 16"),
+                                    encoder_args(two, common + " --batch 8"), one, two, 4);
   std::printf("[ddp] encoder, 4 steps, 1x16 vs 2x8: max |param diff| = %.3g\n", d);
   EXPECT_GE(d, 0);
   EXPECT_LT(d, 2e-5);
@@ -292,11 +308,8 @@ TEST_F(TrainingCli, EditorTrainsSamplesResumesAndExportsForApply) {
   ASSERT_EQ(r.status, 0) << r.output;
   r = run(editor_args(b, common + " --resume"));
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const char* f : {"model.safetensors", "optimizer.safetensors", "ema.safetensors"}) {
-    bool exact = false;
-    EXPECT_EQ(max_diff(a / "step-4" / f, b / "step-4" / f, &exact), 0.0) << f;
-    EXPECT_TRUE(exact) << f;
-  }
+  expect_bit_exact(a / "step-4", b / "step-4",
+                   {"model.safetensors", "optimizer.safetensors", "ema.safetensors"});
 
   r = run("export " + q(a) + " --to " + q(exported));
   ASSERT_EQ(r.status, 0) << r.output;
@@ -329,13 +342,8 @@ TEST_F(TrainingCli, EditorTwoGlooProcessesMatchOneProcessWithTheDoubleBatch) {
   // (biases followed by a GroupNorm) into +-lr-sized steps of their float noise, which differs
   // between the two batch layouts; the difference scales with lr.
   const std::string common = "--steps 2 --save-every 0 --lr 1e-4";
-  CliRun r = run(editor_args(one, common + " --batch 4"));
-  ASSERT_EQ(r.status, 0) << r.output;
-  auto [r0, r1] = run_two_ranks(editor_args(two, common + " --batch 2"));
-  ASSERT_EQ(r0.status, 0) << r0.output;
-  ASSERT_EQ(r1.status, 0) << r1.output;
-  const double d =
-      max_diff(one / "step-2" / "model.safetensors", two / "step-2" / "model.safetensors");
+  const double d = one_vs_two_ranks(editor_args(one, common + " --batch 4"),
+                                    editor_args(two, common + " --batch 2"), one, two, 2);
   std::printf("[ddp] editor, 2 steps, 1x4 vs 2x2: max |param diff| = %.3g\n", d);
   EXPECT_GE(d, 0);
   EXPECT_LT(d, 1e-5);
