@@ -11,27 +11,12 @@
 #include <opencv2/imgproc.hpp>
 
 #include "engine/core/error.h"
+#include "engine/image/image_file_common.h"
 
 namespace editclip {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw_error(path, ": no such file");
-  if (fs::is_directory(path, ec)) throw_error(path, ": is a folder, expected an image file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    // Removed since the check above (e.g. while a loader thread reads it): say so.
-    if (!fs::exists(path, ec)) throw_error(path, ": no such file");
-    throw_error(path, ": cannot open (check the file's permissions)");
-  }
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  if (in.bad()) throw_error(path, ": read error");
-  return bytes;
-}
 
 // Sample (y, x, c) of an OpenCV image of any supported depth, as a double in source units.
 double sample(const cv::Mat& m, int y, int x, int c) {
@@ -49,16 +34,10 @@ double sample(const cv::Mat& m, int y, int x, int c) {
   return 0;
 }
 
-uint8_t to_u8(double v, double max_value) {
-  if (!(v > 0)) return 0;  // also NaN
-  const double scaled = std::round(v * 255.0 / max_value);
-  return static_cast<uint8_t>(std::min(scaled, 255.0));
-}
-
 }  // namespace
 
 LoadedImage load_image_rgb(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
+  const std::vector<uint8_t> bytes = read_image_file_bytes(path);
   cv::Mat decoded;
   if (!bytes.empty()) {
     try {
@@ -124,7 +103,7 @@ LoadedImage load_image_rgb(const std::string& path) {
         }
       }
       uint8_t* p = dst + (static_cast<int64_t>(y) * w + x) * 3;
-      for (int c = 0; c < 3; ++c) p[c] = to_u8(rgb[c], max_value);
+      for (int c = 0; c < 3; ++c) p[c] = sample_to_u8(rgb[c], max_value);
     }
   }
   if (alpha)

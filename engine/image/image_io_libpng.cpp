@@ -28,6 +28,7 @@
 #endif
 
 #include "engine/core/error.h"
+#include "engine/image/image_file_common.h"
 #include "engine/image/image_io.h"
 
 namespace editclip {
@@ -37,22 +38,6 @@ namespace fs = std::filesystem;
 
 // OpenCV's own limit (CV_IO_MAX_IMAGE_PIXELS), so both builds refuse the same files.
 constexpr uint64_t kMaxPixels = uint64_t(1) << 30;
-
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw_error(path, ": no such file");
-  if (fs::is_directory(path, ec)) throw_error(path, ": is a folder, expected an image file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    // Removed since the check above (e.g. while a loader thread reads it): say so.
-    if (!fs::exists(path, ec)) throw_error(path, ": no such file");
-    throw_error(path, ": cannot open (check the file's permissions)");
-  }
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  if (in.bad()) throw_error(path, ": read error");
-  return bytes;
-}
 
 bool starts_with(const std::vector<uint8_t>& b, const char* magic, size_t n, size_t at = 0) {
   return b.size() >= at + n && std::memcmp(b.data() + at, magic, n) == 0;
@@ -295,12 +280,6 @@ double sample(const Decoded& d, int64_t i) {
   return d.data[i];
 }
 
-uint8_t to_u8(double v, double max_value) {
-  if (!(v > 0)) return 0;
-  const double scaled = std::round(v * 255.0 / max_value);
-  return static_cast<uint8_t>(std::min(scaled, 255.0));
-}
-
 // The same arithmetic (and notes) as image_io.cpp applies to OpenCV's output.
 LoadedImage to_rgb(const Decoded& d) {
   LoadedImage out;
@@ -331,7 +310,7 @@ LoadedImage to_rgb(const Decoded& d) {
         for (double& c : rgb) c = (c * a + max_value * (max_value - a)) / max_value;
       }
     }
-    for (int c = 0; c < 3; ++c) dst[p * 3 + c] = to_u8(rgb[c], max_value);
+    for (int c = 0; c < 3; ++c) dst[p * 3 + c] = sample_to_u8(rgb[c], max_value);
   }
   if (alpha)
     out.notes.push_back(translucent ? "composited the alpha channel over white"
@@ -359,7 +338,7 @@ void write_file(const std::string& path, const void* data, size_t size) {
 }  // namespace
 
 LoadedImage load_image_rgb(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
+  const std::vector<uint8_t> bytes = read_image_file_bytes(path);
   CodecState state;
   state.src = bytes.data();
   state.size = bytes.size();
