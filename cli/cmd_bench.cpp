@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "engine/core/error.h"
 #include "engine/core/runtime.h"
+#include "engine/editclip.h"
 #include "engine/io/safetensors_reader.h"
 #include "engine/pipelines/edit_encoder.h"
 #include "engine/pipelines/exemplar_editor.h"
@@ -42,7 +43,9 @@ the loaded weights cost.
   --edit-size N     size of the whole edit (256)
   --precision P     weight storage fp32 | fp16 | bf16 (fp32)
   --device D        auto | cpu | cuda      --threads N   CPU threads (all)
-  --skip LIST       parts to skip: clip,unet,vae,edit
+  --skip LIST       parts to skip: clip,unet,vae,edit,restore
+                    (restore: a 4000x3000 RGBA layer brought back from the processing size,
+                    guided and plain, as the GIMP plug-in does after every edit)
   --out FILE        also write the JSON to FILE
 )";
 
@@ -244,6 +247,34 @@ int cmd_bench(int argc, char** argv) {
     result["edit_" + std::to_string(params.steps) + "_steps_" + std::to_string(size) + "_s"] =
         seconds_since(t0);
     std::cerr << "bench: whole edit " << seconds_since(t0) << " s\n";
+  }
+
+  if (!skipped("restore")) {
+    const int W = 4000, H = 3000;
+    FloatImage layer;
+    layer.width = W;
+    layer.height = H;
+    layer.channels = 4;
+    layer.pixels.resize(size_t(W) * H * 4);
+    at::Tensor noise = at::rand({int64_t(layer.pixels.size())}, g);
+    std::copy(noise.data_ptr<float>(), noise.data_ptr<float>() + noise.numel(),
+              layer.pixels.begin());
+    const auto [w, h] = processing_size(W, H, 256);
+    RgbImage edited;
+    edited.width = w;
+    edited.height = h;
+    edited.pixels.resize(size_t(w) * h * 3);
+    at::Tensor bytes = at::randint(0, 256, {int64_t(edited.pixels.size())}, g, at::kByte);
+    std::copy(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel(),
+              edited.pixels.begin());
+    for (UpscaleMode mode : {UpscaleMode::Guided, UpscaleMode::Plain}) {
+      t0 = Clock::now();
+      restore_full_resolution(layer, edited, mode);
+      const std::string key = "restore_" + upscale_mode_name(mode) + "_4000x3000_s";
+      result[key] = seconds_since(t0);
+      std::cerr << "bench: " << upscale_mode_name(mode) << " restore of 4000x3000 from " << w << "x"
+                << h << ": " << result[key].get<double>() << " s\n";
+    }
   }
 
   struct rusage usage {};

@@ -4,7 +4,6 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
-#include <chrono>
 #include <cmath>
 
 #include "engine/core/error.h"
@@ -275,23 +274,4 @@ TEST(FullResolution, BadInputIsAnError) {
   EXPECT_NE(error_of([&] { restore_full_resolution(two, e); }).find("channels"), std::string::npos);
   EXPECT_NE(error_of([&] { to_rgb8(short_buffer); }), "");
   EXPECT_NE(error_of([&] { to_float_image(bad_e); }), "");
-}
-
-// Timing of a 12-megapixel layer (run with --gtest_also_run_disabled_tests).
-TEST(FullResolution, DISABLED_TimeLargeLayer) {
-  const int W = 4000, H = 3000;
-  at::Tensor orig = at::rand({H, W, 4}, gen(13));
-  FloatImage image = float_image(orig);
-  auto [w, h] = processing_size(W, H, 256);
-  RgbImage edited =
-      rgb_image(at::randint(0, 256, {h, w, 3}, gen(14), at::TensorOptions().dtype(at::kByte)));
-  for (UpscaleMode mode : {UpscaleMode::Guided, UpscaleMode::Plain}) {
-    for (int rep = 0; rep < 2; ++rep) {
-      auto t0 = std::chrono::steady_clock::now();
-      FloatImage out = restore_full_resolution(image, edited, mode);
-      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::cout << upscale_mode_name(mode) << " " << W << "x" << H << " from " << w << "x" << h
-                << ": " << s << " s\n";
-    }
-  }
 }
