@@ -4,26 +4,10 @@
 
 namespace editclip {
 
-DDIMScheduler::DDIMScheduler(SchedulerConfig config) : Scheduler(std::move(config)) {
-  const auto& p = config_.prediction_type;
-  if (p != "epsilon" && p != "sample" && p != "v_prediction")
-    throw_error(config_.origin, ": DDIMScheduler: prediction_type '", p,
-                "' is not supported (use epsilon, sample or v_prediction)");
+DDIMScheduler::DDIMScheduler(SchedulerConfig config)
+    : IntegerTimestepScheduler(std::move(config), "DDIMScheduler") {
   final_alpha_cumprod_ =
       config_.set_alpha_to_one ? at::scalar_tensor(1.0, at::kFloat) : alphas_cumprod_[0].clone();
-  timesteps_ = at::arange(config_.num_train_timesteps - 1, -1, -1, at::kLong);
-}
-
-void DDIMScheduler::set_timesteps(int64_t n) {
-  check_num_inference_steps(n);
-  timesteps_ = schedule::integer_timesteps(config_, n);
-  requested_steps_ = n;
-  num_inference_steps_ = timesteps_.size(0);
-}
-
-at::Tensor DDIMScheduler::scale_model_input(const at::Tensor& sample, int64_t step_index) const {
-  check_step_index(step_index, "scale_model_input");
-  return sample;
 }
 
 Scheduler::StepOutput DDIMScheduler::step(const at::Tensor& model_output, int64_t step_index,
@@ -82,11 +66,6 @@ Scheduler::StepOutput DDIMScheduler::step(const at::Tensor& model_output, int64_
     prev = prev + std_dev_t * noise;
   }
   return {prev, pred_original};
-}
-
-at::Tensor DDIMScheduler::add_noise(const at::Tensor& original, const at::Tensor& noise,
-                                    const at::Tensor& timesteps) const {
-  return schedule::add_noise(alphas_cumprod_, original, noise, timesteps);
 }
 
 }  // namespace editclip

@@ -6,14 +6,10 @@
 
 namespace editclip {
 
-class DDIMScheduler : public Scheduler {
+class DDIMScheduler : public IntegerTimestepScheduler {
  public:
   explicit DDIMScheduler(SchedulerConfig config);
 
-  void set_timesteps(int64_t num_inference_steps) override;
-  at::Tensor timesteps() const override { return timesteps_; }  // int64
-  double init_noise_sigma() const override { return 1.0; }
-  at::Tensor scale_model_input(const at::Tensor& sample, int64_t step_index) const override;
   StepOutput step(const at::Tensor& model_output, int64_t step_index, const at::Tensor& sample,
                   at::Generator& generator) override;
 
@@ -24,12 +20,9 @@ class DDIMScheduler : public Scheduler {
 
   // alphas_cumprod of the step after the last one: 1 with set_alpha_to_one, else ac[0].
   at::Tensor final_alpha_cumprod() const { return final_alpha_cumprod_; }
-  at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise,
-                       const at::Tensor& timesteps) const;
 
  private:
-  at::Tensor timesteps_, final_alpha_cumprod_;
-  int64_t requested_steps_ = 0;  // diffusers' num_inference_steps (the step ratio uses it)
+  at::Tensor final_alpha_cumprod_;
   double eta_ = 0.0;
   bool use_clipped_model_output_ = false;
 };

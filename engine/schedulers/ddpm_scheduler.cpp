@@ -4,25 +4,8 @@
 
 namespace editclip {
 
-DDPMScheduler::DDPMScheduler(SchedulerConfig config) : Scheduler(std::move(config)) {
-  const auto& p = config_.prediction_type;
-  if (p != "epsilon" && p != "sample" && p != "v_prediction")
-    throw_error(config_.origin, ": DDPMScheduler: prediction_type '", p,
-                "' is not supported (use epsilon, sample or v_prediction)");
-  timesteps_ = at::arange(config_.num_train_timesteps - 1, -1, -1, at::kLong);
-}
-
-void DDPMScheduler::set_timesteps(int64_t n) {
-  check_num_inference_steps(n);
-  timesteps_ = schedule::integer_timesteps(config_, n);
-  requested_steps_ = n;
-  num_inference_steps_ = timesteps_.size(0);
-}
-
-at::Tensor DDPMScheduler::scale_model_input(const at::Tensor& sample, int64_t step_index) const {
-  check_step_index(step_index, "scale_model_input");
-  return sample;
-}
+DDPMScheduler::DDPMScheduler(SchedulerConfig config)
+    : IntegerTimestepScheduler(std::move(config), "DDPMScheduler") {}
 
 int64_t DDPMScheduler::previous_timestep(int64_t t) const {
   const int64_t n = requested_steps_ > 0 ? requested_steps_ : config_.num_train_timesteps;
@@ -119,11 +102,6 @@ Scheduler::StepOutput DDPMScheduler::step(const at::Tensor& model_output_in, int
     }
   }
   return {prev, pred_original};
-}
-
-at::Tensor DDPMScheduler::add_noise(const at::Tensor& original, const at::Tensor& noise,
-                                    const at::Tensor& timesteps) const {
-  return schedule::add_noise(alphas_cumprod_, original, noise, timesteps);
 }
 
 at::Tensor DDPMScheduler::get_velocity(const at::Tensor& sample, const at::Tensor& noise,

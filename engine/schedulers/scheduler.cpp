@@ -39,6 +39,33 @@ void Scheduler::check_num_inference_steps(int64_t n) const {
                 ") must be between 1 and num_train_timesteps (", config_.num_train_timesteps, ")");
 }
 
+IntegerTimestepScheduler::IntegerTimestepScheduler(SchedulerConfig config, const char* class_name)
+    : Scheduler(std::move(config)) {
+  const auto& p = config_.prediction_type;
+  if (p != "epsilon" && p != "sample" && p != "v_prediction")
+    throw_error(config_.origin, ": ", class_name, ": prediction_type '", p,
+                "' is not supported (use epsilon, sample or v_prediction)");
+  timesteps_ = at::arange(config_.num_train_timesteps - 1, -1, -1, at::kLong);
+}
+
+void IntegerTimestepScheduler::set_timesteps(int64_t n) {
+  check_num_inference_steps(n);
+  timesteps_ = schedule::integer_timesteps(config_, n);
+  requested_steps_ = n;
+  num_inference_steps_ = timesteps_.size(0);
+}
+
+at::Tensor IntegerTimestepScheduler::scale_model_input(const at::Tensor& sample,
+                                                       int64_t step_index) const {
+  check_step_index(step_index, "scale_model_input");
+  return sample;
+}
+
+at::Tensor IntegerTimestepScheduler::add_noise(const at::Tensor& original, const at::Tensor& noise,
+                                               const at::Tensor& timesteps) const {
+  return schedule::add_noise(alphas_cumprod_, original, noise, timesteps);
+}
+
 void Scheduler::check_step_index(int64_t step_index, const char* what) const {
   if (num_inference_steps_ == 0)
     throw_error(config_.class_name, ": ", what, " called before set_timesteps()");

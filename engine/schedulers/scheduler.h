@@ -62,6 +62,27 @@ class Scheduler {
   int64_t num_inference_steps_ = 0;
 };
 
+// DDIM and DDPM: integer timesteps from the config's spacing, an unscaled model input, unit
+// initial noise and the training add_noise; only step() differs.
+class IntegerTimestepScheduler : public Scheduler {
+ public:
+  void set_timesteps(int64_t num_inference_steps) override;
+  at::Tensor timesteps() const override { return timesteps_; }  // int64
+  double init_noise_sigma() const override { return 1.0; }
+  at::Tensor scale_model_input(const at::Tensor& sample, int64_t step_index) const override;
+
+  // sqrt(ac[t]) * original + sqrt(1 - ac[t]) * noise; `timesteps` int64 [B].
+  at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise,
+                       const at::Tensor& timesteps) const;
+
+ protected:
+  // Refuses a prediction_type other than epsilon, sample or v_prediction, naming `class_name`.
+  IntegerTimestepScheduler(SchedulerConfig config, const char* class_name);
+
+  at::Tensor timesteps_;
+  int64_t requested_steps_ = 0;  // diffusers' num_inference_steps (the step ratio uses it)
+};
+
 // Builds the scheduler named by config.class_name.
 std::unique_ptr<Scheduler> make_scheduler(const SchedulerConfig& config);
 // Reads `scheduler_dir`/scheduler_config.json; `as_class` as in SchedulerConfig::from_json.
