@@ -2,6 +2,8 @@
 // so that both builds give the same errors and the same 8-bit values.
 #pragma once
 
+#include <ATen/ATen.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,8 +14,16 @@ namespace editclip {
 // a file removed while a loader thread reads it is reported as "no such file".
 std::vector<uint8_t> read_image_file_bytes(const std::string& path);
 
+// Writes (replaces) the whole file; errors name the path.
+void write_image_file_bytes(const std::string& path, const void* data, size_t size);
+
 // A sample of a `max_value`-scaled image (255, 65535, 1.0 for float) as 8 bits, rounded; NaN and
 // negatives give 0.
 uint8_t sample_to_u8(double v, double max_value);
+
+// save_image's argument check: a non-empty [H,W,C] uint8 tensor with C = 1, 3 or 4.
+void check_image_to_save(const std::string& path, const at::Tensor& hwc_u8);
+// The extension of `path` in lower case, with its dot (".png"); empty when there is none.
+std::string lowercase_extension(const std::string& path);
 
 }  // namespace editclip

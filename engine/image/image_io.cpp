@@ -1,11 +1,7 @@
 #include "engine/image/image_io.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -15,8 +11,6 @@
 
 namespace editclip {
 namespace {
-
-namespace fs = std::filesystem;
 
 // Sample (y, x, c) of an OpenCV image of any supported depth, as a double in source units.
 double sample(const cv::Mat& m, int y, int x, int c) {
@@ -113,13 +107,8 @@ LoadedImage load_image_rgb(const std::string& path) {
 }
 
 void save_image(const std::string& path, const at::Tensor& hwc_u8) {
-  if (!hwc_u8.defined() || hwc_u8.dim() != 3 || hwc_u8.scalar_type() != at::kByte ||
-      (hwc_u8.size(2) != 1 && hwc_u8.size(2) != 3 && hwc_u8.size(2) != 4) || hwc_u8.size(0) < 1 ||
-      hwc_u8.size(1) < 1)
-    throw_error(path, ": cannot save: expected a non-empty [H,W,3] uint8 image");
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  check_image_to_save(path, hwc_u8);
+  const std::string ext = lowercase_extension(path);
   std::vector<int> params;
   bool keeps_alpha = true;
   if (ext == ".png") {
@@ -154,12 +143,7 @@ void save_image(const std::string& path, const at::Tensor& hwc_u8) {
     throw_error(path, ": cannot encode image: ", first_line(e.what()));
   }
   if (!ok || encoded.empty()) throw_error(path, ": cannot encode image as ", ext);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw_error(path, ": cannot write file (does the folder exist and is it writable?)");
-  out.write(reinterpret_cast<const char*>(encoded.data()),
-            static_cast<std::streamsize>(encoded.size()));
-  out.close();
-  if (!out) throw_error(path, ": write failed (disk full?)");
+  write_image_file_bytes(path, encoded.data(), encoded.size());
 }
 
 bool image_codecs_available() {

@@ -10,14 +10,11 @@
 #include <png.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #ifdef EDITCLIP_WITH_LIBJPEG
 #include <jpeglib.h>
@@ -327,14 +324,6 @@ const char* other_format(const std::vector<uint8_t>& b) {
   return nullptr;
 }
 
-void write_file(const std::string& path, const void* data, size_t size) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw_error(path, ": cannot write file (does the folder exist and is it writable?)");
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-  out.close();
-  if (!out) throw_error(path, ": write failed (disk full?)");
-}
-
 }  // namespace
 
 LoadedImage load_image_rgb(const std::string& path) {
@@ -366,13 +355,8 @@ LoadedImage load_image_rgb(const std::string& path) {
 }
 
 void save_image(const std::string& path, const at::Tensor& hwc_u8) {
-  if (!hwc_u8.defined() || hwc_u8.dim() != 3 || hwc_u8.scalar_type() != at::kByte ||
-      (hwc_u8.size(2) != 1 && hwc_u8.size(2) != 3 && hwc_u8.size(2) != 4) || hwc_u8.size(0) < 1 ||
-      hwc_u8.size(1) < 1)
-    throw_error(path, ": cannot save: expected a non-empty [H,W,3] uint8 image");
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  check_image_to_save(path, hwc_u8);
+  const std::string ext = lowercase_extension(path);
   const bool jpeg = ext == ".jpg" || ext == ".jpeg";
   if (ext == ".bmp" || ext == ".webp" || ext == ".tif" || ext == ".tiff") {
 #ifdef EDITCLIP_JPEG_CODEC
@@ -400,7 +384,7 @@ void save_image(const std::string& path, const at::Tensor& hwc_u8) {
       throw_error(path, ": cannot encode image as ", ext, ": libjpeg: ", state.message);
     }
     try {
-      write_file(path, buffer, size);
+      write_image_file_bytes(path, buffer, size);
     } catch (...) {
       std::free(buffer);
       throw;
