@@ -136,7 +136,8 @@ FloatImage to_float_image(const RgbImage& image);
 // Rounds to 8 bits; alpha (if any) is dropped: the engine works on RGB.
 RgbImage to_rgb8(const FloatImage& image);
 
-// ---- where the weights are -----------------------------------------------------------------------
+// ---- where the weights are
+// -----------------------------------------------------------------------
 
 // Model locations and run options shared by the CLI and the GIMP plug-in. Stored as JSON in
 // settings_path(); environment variables override the file (see load_model_settings).
@@ -177,7 +178,8 @@ std::map<std::string, std::string> model_settings_env_overrides();
 // file / environment / plug-in settings dialog) and how `editclip inspect DIR` verifies it.
 std::string describe_missing_models(const ModelSettings& settings);
 
-// ---- edit presets --------------------------------------------------------------------------------
+// ---- edit presets
+// --------------------------------------------------------------------------------
 
 // A saved edit: its embedding plus small thumbnails of the exemplar pair(s) it came from, so a
 // user can recognise it. One safetensors file (the embedding tensors, `thumbnail.<i>.before` /
