@@ -1,5 +1,8 @@
 #include "cli/args.h"
 
+#include <cmath>
+#include <limits>
+
 #include "engine/core/error.h"
 
 namespace editclip::cli {
@@ -59,6 +62,16 @@ int Args::get_int(const std::string& name, int fallback) const {
   throw_error("--", name, " '", v, "': expected an integer");
 }
 
+int Args::get_int(const std::string& name, int fallback, int min, int max) const {
+  const int v = get_int(name, fallback);
+  if (v < min || v > max) {
+    if (max == std::numeric_limits<int>::max())
+      throw_error("--", name, " ", v, ": must be at least ", min);
+    throw_error("--", name, " ", v, ": must be between ", min, " and ", max);
+  }
+  return v;
+}
+
 uint64_t Args::get_u64(const std::string& name, uint64_t fallback) const {
   if (!has(name)) return fallback;
   const std::string v = get(name);
@@ -78,8 +91,14 @@ double Args::get_double(const std::string& name, double fallback) const {
   const std::string v = get(name);
   try {
     size_t used = 0;
-    double out = std::stod(v, &used);
-    if (used == v.size()) return out;
+    const double out = std::stod(v, &used);
+    if (used == v.size()) {
+      if (!std::isfinite(out))
+        throw_error("--", name, " '", v, "': expected a finite number (not NaN or infinity)");
+      return out;
+    }
+  } catch (const Error&) {
+    throw;
   } catch (...) {
   }
   throw_error("--", name, " '", v, "': expected a number");

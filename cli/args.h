@@ -20,6 +20,10 @@ class Args {
   std::string get(const std::string& name, const std::string& fallback = "") const;
   std::string require(const std::string& name, const std::string& what) const;
   int get_int(const std::string& name, int fallback) const;
+  // The same, refusing values outside [min, max] with an error naming the option.
+  int get_int(const std::string& name, int fallback, int min, int max) const;
+  // Every floating-point option goes through here: NaN and infinities are refused, so no option
+  // can smuggle them into a computation.
   double get_double(const std::string& name, double fallback) const;
   uint64_t get_u64(const std::string& name, uint64_t fallback) const;
   std::vector<std::string> get_all(const std::string& name) const;  // repeated options

@@ -1,4 +1,5 @@
 #include <iostream>
+#include <limits>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -55,13 +56,11 @@ int cmd_apply(int argc, char** argv) {
   const std::string query_path = args.require("query", "(the image to edit)");
   const std::string out_path = args.require("out", "(where to write the result)");
   ApplyParams params;
-  params.steps = args.get_int("steps", 50);
+  params.steps = args.get_int("steps", 50, 1, 1000);
   params.seed = args.get_u64("seed", 0);
   params.guidance = args.get_double("guidance", 7.0);
   params.image_guidance = args.get_double("image-guidance", 1.5);
-  params.size = args.get_int("size", 256);
-  if (params.steps < 1 || params.steps > 1000)
-    throw_error("--steps ", params.steps, ": must be between 1 and 1000");
+  params.size = args.get_int("size", 256, 1, std::numeric_limits<int>::max());
   const std::string upscale = args.get("upscale", "guided");
   if (upscale != "none" && upscale != "guided" && upscale != "plain")
     throw_error("--upscale '", upscale, "': expected guided, plain or none");
@@ -74,13 +73,19 @@ int cmd_apply(int argc, char** argv) {
         "or --preset P (repeatable)");
   if (from_pair && !(args.has("before") && args.has("after")))
     throw_error("give both images of the exemplar pair: --before A --after B");
+  // Where the result goes is known now: a typo there must not cost a whole edit.
+  check_output_path("--out", out_path, /*image=*/true);
 
-  std::vector<std::string> notes;
+  // Notes go out as they arise, so a run that fails later still shows them.
   std::string size_note;
   params.size = round_size_to_multiple_of_8(params.size, &size_note);
-  if (!size_note.empty()) notes.push_back(size_note);
+  if (!size_note.empty()) print_note(size_note);
   // Read every input before loading gigabytes of weights, so a typo fails fast.
-  RgbImage query = read_image(query_path, &notes);
+  RgbImage query = read_input_image("query", query_path);
+  const auto [proc_w, proc_h] = processing_size(query.width, query.height, params.size);
+  if (proc_w != query.width || proc_h != query.height)
+    print_note(concat("--query ", query_path, ": resized from ", query.width, "x", query.height,
+                      " to ", proc_w, "x", proc_h, " for processing"));
   RgbImage before, after;
   EditEmbedding embedding;
   if (from_embedding) {
@@ -90,8 +95,8 @@ int cmd_apply(int argc, char** argv) {
     for (const auto& p : presets) all.push_back(load_preset(p).embedding);
     embedding = all.size() == 1 ? all[0] : EditEmbedding::average(all);
   } else {
-    before = read_image(args.get("before"), &notes);
-    after = read_image(args.get("after"), &notes);
+    before = read_input_image("before", args.get("before"));
+    after = read_input_image("after", args.get("after"));
   }
   // The settings are only needed for what the command line leaves out.
   const ModelSettings settings =
@@ -111,16 +116,17 @@ int cmd_apply(int argc, char** argv) {
   engine.load_editor(pipeline);
   progress(Progress{"load", 1, 1});
   if (from_pair) embedding = engine.embed(before, after, params.size, progress.callback());
-  RgbImage result = engine.apply(embedding, query, params, progress.callback(), &notes);
+  // The engine's own notes (the processing resize) were printed above from the same
+  // processing_size(); it is not asked for them again, so nothing is said twice.
+  RgbImage result = engine.apply(embedding, query, params, progress.callback());
   progress.finish();
   if (upscale != "none" && (result.width != query.width || result.height != query.height)) {
     result = to_rgb8(
         restore_full_resolution(to_float_image(query), result, parse_upscale_mode(upscale)));
-    notes.push_back(concat("result brought back to ", query.width, "x", query.height, " (", upscale,
-                           " upscale)"));
+    print_note(concat("result brought back to ", query.width, "x", query.height, " (", upscale,
+                      " upscale)"));
   }
   write_image(out_path, result);
-  for (auto& n : notes) std::cerr << "note: " << n << "\n";
   std::cerr << "wrote " << out_path << " (" << result.width << "x" << result.height << ", "
             << params.steps << " steps, seed " << params.seed << ", device " << engine.device()
             << ")\n";

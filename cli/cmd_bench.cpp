@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -36,7 +37,8 @@ weight load (memory-mapped), edit encoding, one UNet step with the 3-way guidanc
 size, VAE encode and decode, and a whole edit; plus peak RSS and the anonymous (non-file) memory
 the loaded weights cost.
 
-  --configs DIR     model configs (default: the installed share/editclip/models, or models/configs)
+  --configs DIR     model configs (default: $EDITCLIP_CONFIGS_DIR, the installed
+                    share/editclip/configs, or models/configs)
   --work-dir DIR    where the random checkpoints are written once and reused (/tmp/editclip-bench)
   --sizes LIST      UNet step sizes (256,512)
   --steps N         steps of the whole edit (20)
@@ -70,10 +72,10 @@ double proc_status_mb(const std::string& key) {
 }
 
 fs::path default_configs_dir(const char* argv0) {
-  if (const char* env = std::getenv("EDITCLIP_MODELS_DIR")) return env;
+  if (const char* env = std::getenv("EDITCLIP_CONFIGS_DIR")) return env;
   std::error_code ec;
   fs::path exe = fs::canonical("/proc/self/exe", ec);
-  for (fs::path candidate : {exe.parent_path().parent_path() / "share/editclip/models",
+  for (fs::path candidate : {exe.parent_path().parent_path() / "share/editclip/configs",
                              fs::path(EDITCLIP_SOURCE_MODELS_DIR)})
     if (fs::exists(candidate / "sd15_ip2p_unet.json")) return candidate;
   return EDITCLIP_SOURCE_MODELS_DIR;
@@ -112,7 +114,9 @@ int cmd_bench(int argc, char** argv) {
     std::cout << kHelp;
     return 0;
   }
-  configure_threads(args.get_int("threads", 0));
+  configure_threads(args.get_int("threads", 0, 0, 4096));
+  // The benchmark takes minutes: an unwritable --out must fail now, not at the end.
+  if (args.has("out")) check_output_path("--out", args.get("out"), /*image=*/false);
   const fs::path configs =
       args.has("configs") ? fs::path(args.get("configs")) : default_configs_dir(argv[0]);
   const fs::path work = args.get("work-dir", "/tmp/editclip-bench");
@@ -238,9 +242,10 @@ int cmd_bench(int argc, char** argv) {
   }
 
   if (!skipped("edit")) {
-    const int size = args.get_int("edit-size", 256);
+    const int size = round_size_to_multiple_of_8(
+        args.get_int("edit-size", 256, 1, std::numeric_limits<int>::max()));
     EditParams params;
-    params.steps = args.get_int("steps", 20);
+    params.steps = args.get_int("steps", 20, 1, 1000);
     t0 = Clock::now();
     editor->edit(embedding, random_image(size, size), params);
     sync();
@@ -284,7 +289,11 @@ int cmd_bench(int argc, char** argv) {
   result["final_rss_file_mb"] = proc_status_mb("RssFile");
   const std::string text = result.dump(2);
   std::cout << text << "\n";
-  if (args.has("out")) std::ofstream(args.get("out")) << text << "\n";
+  if (args.has("out")) {
+    std::ofstream out(args.get("out"));
+    out << text << "\n";
+    if (!out.flush()) throw_error("--out ", args.get("out"), ": write failed (disk full?)");
+  }
   return 0;
 }
 

@@ -63,7 +63,7 @@ ModelSettings cli_settings(bool needed) {
 
 EngineOptions engine_options(const Args& args, const ModelSettings& settings) {
   return {args.get("device", settings.device), args.get("precision", settings.precision),
-          args.get_int("threads", settings.threads)};
+          args.get_int("threads", settings.threads, 0, 4096)};
 }
 
 std::string model_dir(const Args& args, const std::string& option, const std::string& configured,

@@ -27,6 +27,8 @@ int cmd_convert(int argc, char** argv) {
   }
   if (args.positional().size() != 2) throw_error("expected IN and OUT (see --help)");
   const std::string in = args.positional()[0], out = args.positional()[1];
+  if (args.has("precision")) parse_precision(args.get("precision"));  // before any reading
+  check_output_path("OUT", out, /*image=*/false);
   std::map<std::string, at::Tensor> tensors;
   if (std::filesystem::path(in).extension() == ".safetensors") {
     tensors = SafetensorsReader(in).tensors();

@@ -1,5 +1,6 @@
 #include <filesystem>
 #include <iostream>
+#include <limits>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -46,14 +47,18 @@ int cmd_embed(int argc, char** argv) {
   auto befores = args.get_all("before"), afters = args.get_all("after");
   if (befores.empty() || befores.size() != afters.size())
     throw_error("give the exemplar pair(s) as --before A --after B (as many --before as --after)");
+  // Both outputs are checked before the model loads: a typo must not cost the encoding.
+  if (!out.empty()) check_output_path("--out", out, /*image=*/false);
+  if (!preset_out.empty()) check_output_path("--preset-out", preset_out, /*image=*/false);
   std::string note;
-  const int size = round_size_to_multiple_of_8(args.get_int("size", 256), &note);
-  if (!note.empty()) std::cerr << "note: " << note << "\n";
+  const int size = round_size_to_multiple_of_8(
+      args.get_int("size", 256, 1, std::numeric_limits<int>::max()), &note);
+  if (!note.empty()) print_note(note);
   std::vector<std::pair<RgbImage, RgbImage>> pairs;
-  std::vector<std::string> notes;
-  for (size_t i = 0; i < befores.size(); ++i)
-    pairs.emplace_back(read_image(befores[i], &notes), read_image(afters[i], &notes));
-  for (auto& n : notes) std::cerr << "note: " << n << "\n";
+  for (size_t i = 0; i < befores.size(); ++i) {
+    RgbImage b = read_input_image("before", befores[i]);  // in order: notes follow the arguments
+    pairs.emplace_back(std::move(b), read_input_image("after", afters[i]));
+  }
 
   const ModelSettings settings = cli_settings(!args.has("clip"));
   const std::string clip = model_dir(args, "clip", settings.editclip_dir, settings, "EditCLIP");

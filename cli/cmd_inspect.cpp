@@ -2,6 +2,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -9,6 +10,7 @@
 #include "engine/io/safetensors_reader.h"
 #include "engine/io/torch_checkpoint_reader.h"
 #include "engine/io/weight_store.h"
+#include "engine/pipelines/edit_encoder.h"
 #include "engine/schedulers/scheduler.h"
 #include "engine/tokenizer/clip_tokenizer.h"
 #include "models/clip/clip_model.h"
@@ -52,6 +54,7 @@ struct Component {
   std::string name, path, kind;
   json info = json::object();
   std::vector<std::string> problems;
+  std::vector<std::string> warnings;  // shown, but the component still counts as complete
 };
 
 // Binds `build` against a Check-mode store over `weights` and records every problem.
@@ -97,30 +100,49 @@ void guarded(Component& c, const std::function<void()>& fn) {
 
 Component inspect_clip(const fs::path& dir) {
   Component c{"clip", dir.string(), "CLIPModel"};
+  std::optional<ClipConfig> config;
   guarded(c, [&] {
-    ClipConfig config = ClipConfig::from_file((dir / "config.json").string());
-    c.kind = config.vision.num_channels == 6
+    config = ClipConfig::from_file((dir / "config.json").string());
+    c.kind = config->vision.num_channels == 6
                  ? "EditCLIP (CLIPModel, 6-channel vision tower)"
-                 : concat("CLIPModel (", config.vision.num_channels, "-channel vision tower)");
-    c.info["vision"] = {{"hidden_size", config.vision.hidden_size},
-                        {"layers", config.vision.num_hidden_layers},
-                        {"image_size", config.vision.image_size},
-                        {"patch_size", config.vision.patch_size},
-                        {"num_channels", config.vision.num_channels}};
-    c.info["text"] = {{"hidden_size", config.text.hidden_size},
-                      {"layers", config.text.num_hidden_layers}};
-    c.info["projection_dim"] = config.projection_dim;
+                 : concat("CLIPModel (", config->vision.num_channels, "-channel vision tower)");
+    c.info["vision"] = {{"hidden_size", config->vision.hidden_size},
+                        {"layers", config->vision.num_hidden_layers},
+                        {"image_size", config->vision.image_size},
+                        {"patch_size", config->vision.patch_size},
+                        {"num_channels", config->vision.num_channels}};
+    c.info["text"] = {{"hidden_size", config->text.hidden_size},
+                      {"layers", config->text.num_hidden_layers}};
+    c.info["projection_dim"] = config->projection_dim;
     fs::path w = find_weights(dir, {"model.safetensors"});
     if (w.empty())
       c.problems.push_back("model.safetensors missing (download it from the model page)");
     else
-      check_tensors(c, w, [&](WeightStore& s) { ClipModel m(config, s); });
-    const bool tok = (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) ||
-                     fs::exists(dir / "tokenizer.json");
-    c.info["tokenizer"] = tok;
-    if (tok) ClipTokenizer::from_folder(dir.string());
-    c.info["preprocessor_config"] = fs::exists(dir / "preprocessor_config.json");
+      check_tensors(c, w, [&](WeightStore& s) { ClipModel m(*config, s); });
   });
+  if (!config) return c;
+  // Each file is checked on its own, so one problem never hides another.
+  const bool tok = (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) ||
+                   fs::exists(dir / "tokenizer.json");
+  c.info["tokenizer"] = tok;
+  if (tok)
+    guarded(c, [&] { ClipTokenizer::from_folder(dir.string()); });
+  else if (config->vision.num_channels == 6)
+    c.warnings.push_back(
+        "tokenizer: missing — needed for EC2T/score --instruction; apply works (copy vocab.json "
+        "and merges.txt from QWW/EditCLIP)");
+  else
+    c.warnings.push_back(
+        "tokenizer: missing — needed for the CLIP text metrics unless the EditCLIP folder has "
+        "one; the image metrics work");
+  // The same loader the engine uses: parse, validate, and match the vision tower's image size.
+  const bool preprocessor = fs::exists(dir / "preprocessor_config.json");
+  c.info["preprocessor_config"] = preprocessor;
+  guarded(c, [&] { load_clip_processor(dir.string(), config->vision.image_size); });
+  if (!preprocessor)
+    c.warnings.push_back(concat("preprocessor_config.json: missing — CLIP's defaults at ",
+                                config->vision.image_size, "x", config->vision.image_size,
+                                " are used"));
   return c;
 }
 
@@ -251,7 +273,8 @@ int cmd_inspect(int argc, char** argv) {
                                  {"kind", p.kind},
                                  {"info", p.info},
                                  {"complete", p.problems.empty()},
-                                 {"problems", p.problems}});
+                                 {"problems", p.problems},
+                                 {"warnings", p.warnings}});
   }
   out["complete"] = complete;
   if (args.has("json")) {
@@ -263,6 +286,7 @@ int cmd_inspect(int argc, char** argv) {
                 << p.kind << "\n      " << p.path << "\n";
       for (auto& [k, v] : p.info.items()) std::cout << "      " << k << ": " << v.dump() << "\n";
       for (auto& pr : p.problems) std::cout << "      ! " << pr << "\n";
+      for (auto& wa : p.warnings) std::cout << "      warning: " << wa << "\n";
     }
     std::cout << (complete ? "complete\n" : "INCOMPLETE: see the problems above\n");
   }

@@ -34,4 +34,15 @@ EngineOptions engine_options(const Args& args, const ModelSettings& settings);
 std::string model_dir(const Args& args, const std::string& option, const std::string& configured,
                       const ModelSettings& settings, const std::string& what);
 
+// ---- input and output files (cli_files.cpp)
+
+// "note: <text>" on stderr, at once, so a run that fails later still shows it.
+void print_note(const std::string& text);
+// read_image, printing each conversion note at once as "note: --<option> <path>: <note>".
+RgbImage read_input_image(const std::string& option, const std::string& path);
+// Refuses an output path that cannot be written (missing or read-only folder, and for images an
+// extension this build cannot write) before any model is loaded. `option` names it in the error
+// ("--out"); `image` selects the image writer's extension rule.
+void check_output_path(const std::string& option, const std::string& path, bool image);
+
 }  // namespace editclip::cli

@@ -11,6 +11,7 @@
 #include "engine/image/image_io.h"
 #include "engine/image/pil_resample.h"
 #include "engine/image/rgb_image.h"
+#include "engine/io/output_path.h"
 #include "engine/io/safetensors_reader.h"
 #include "engine/pipelines/edit_scorer.h"
 #include "engine/pipelines/exemplar_editor.h"
@@ -40,7 +41,17 @@ void write_image(const std::string& path, const RgbImage& image) {
   save_image(path, to_tensor(image, path.c_str()));
 }
 
+void check_output_image_path(const std::string& path) {
+  check_output_file_location(path);
+  check_image_save_extension(path);
+}
+
+void check_output_file_path(const std::string& path) {
+  check_output_file_location(path);
+}
+
 int round_size_to_multiple_of_8(int size, std::string* note) {
+  if (size < 1) throw_error("--size ", size, ": must be a positive number of pixels (e.g. 256)");
   if (size < 8) {
     if (note) *note = concat("--size ", size, " is too small; using 8");
     return 8;
@@ -70,6 +81,11 @@ const EditEmbedding::Data& EditEmbedding::data() const {
   return *data_;
 }
 
+const std::string& EditEmbedding::origin() const {
+  static const std::string none;
+  return data_ ? data_->origin : none;
+}
+
 void EditEmbedding::save(const std::string& path,
                          const std::map<std::string, std::string>& metadata) const {
   const Data& d = data();
@@ -93,6 +109,7 @@ EditEmbedding EditEmbedding::load(const std::string& path) {
   if (data->last_hidden_state.dim() != 3)
     throw_error(path, ": last_hidden_state must be [1, tokens, width], has ",
                 shape_string(data->last_hidden_state.sizes()));
+  data->origin = path;
   return EditEmbedding(data);
 }
 
@@ -110,6 +127,11 @@ EditEmbedding EditEmbedding::average(const std::vector<EditEmbedding>& embedding
   auto data = std::make_shared<Data>();
   data->last_hidden_state = at::stack(hs).mean(0);
   data->image_embeds = at::stack(ie).mean(0);
+  std::string from;
+  for (auto& e : embeddings)
+    if (!e.origin().empty()) from += (from.empty() ? "" : ", ") + e.origin();
+  if (!from.empty())
+    data->origin = concat("average of ", embeddings.size(), " embeddings (", from, ")");
   return EditEmbedding(data);
 }
 
@@ -209,7 +231,8 @@ RgbImage Engine::apply(const EditEmbedding& edit, const RgbImage& query, const A
   const auto& d = edit.data();
   const int64_t want = impl_->editor->image_proj().clip_embeddings_dim();
   if (d.last_hidden_state.size(-1) != want)
-    throw_error("edit embedding has width ", d.last_hidden_state.size(-1),
+    throw_error(d.origin.empty() ? std::string("edit embedding") : d.origin + ": edit embedding",
+                " has width ", d.last_hidden_state.size(-1),
                 " but the editor's projection expects ", want,
                 " (the embedding comes from a different EditCLIP)");
   EditParams ep;
@@ -221,7 +244,12 @@ RgbImage Engine::apply(const EditEmbedding& edit, const RgbImage& query, const A
   return rgb_image(impl_->editor->edit(enc, q, ep, progress));
 }
 
-std::map<std::string, double> Engine::score(const ScoreInput& in) const {
+bool Engine::editclip_has_tokenizer() const {
+  return impl_->need_encoder().has_tokenizer();
+}
+
+std::map<std::string, double> Engine::score(const ScoreInput& in,
+                                            const ProgressCallback& progress) const {
   impl_->need_encoder();
   auto opt = [](const RgbImage& img, const char* what) {
     return img.empty() ? at::Tensor() : to_tensor(img, what);
@@ -233,7 +261,7 @@ std::map<std::string, double> Engine::score(const ScoreInput& in) const {
                 in.instruction,
                 in.caption_query,
                 in.caption_output};
-  return impl_->scorer(256)->score(s);
+  return impl_->scorer(256)->score(s, progress);
 }
 
 double Engine::ec2t(const RgbImage& before, const RgbImage& after,

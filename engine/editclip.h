@@ -53,10 +53,13 @@ class EditEmbedding {
   explicit EditEmbedding(std::shared_ptr<const Data> data);
   bool valid() const { return data_ != nullptr; }
   void save(const std::string& path, const std::map<std::string, std::string>& metadata = {}) const;
-  static EditEmbedding load(const std::string& path);
+  static EditEmbedding load(const std::string& path);  // origin() is `path`
   // Mean of several exemplar pairs' embeddings (all from the same EditCLIP).
   static EditEmbedding average(const std::vector<EditEmbedding>& embeddings);
   const Data& data() const;
+  // Where it came from ("<file>", "average of N embeddings (...)", or empty when computed in this
+  // process), so errors about it can name the file.
+  const std::string& origin() const;
 
  private:
   std::shared_ptr<const Data> data_;
@@ -90,8 +93,12 @@ class Engine {
     RgbImage query, output;  // the edit being judged
     std::string instruction, caption_query, caption_output;
   };
-  // Every metric computable from the inputs and loaded models, by name.
-  std::map<std::string, double> score(const ScoreInput& input) const;
+  // Every metric computable from the inputs and loaded models, by name. Progress: stage "score",
+  // one step per metric group; returning false cancels (Cancelled is thrown).
+  std::map<std::string, double> score(const ScoreInput& input,
+                                      const ProgressCallback& progress = {}) const;
+  // Whether the loaded EditCLIP folder has tokenizer files (EC2T needs them).
+  bool editclip_has_tokenizer() const;
   double ec2t(const RgbImage& before, const RgbImage& after, const std::string& instruction) const;
   double ec2ec(const EditEmbedding& a, const EditEmbedding& b) const;
 
@@ -103,7 +110,8 @@ class Engine {
 
 // Processing size for a query of w x h pixels at `size` (see ApplyParams::size).
 std::pair<int, int> processing_size(int w, int h, int size);
-// Rounds `size` to a multiple of 8 (at least 8); `note` explains any change.
+// Rounds `size` to a multiple of 8 (at least 8); `note` explains any change. A size below 1 is
+// an error ("--size 0: ..."), never rounded.
 int round_size_to_multiple_of_8(int size, std::string* note = nullptr);
 
 // ---- full resolution ---------------------------------------------------------------------------
@@ -196,5 +204,10 @@ RgbImage make_thumbnail(const RgbImage& image, int max_side = 128);
 
 RgbImage read_image(const std::string& path, std::vector<std::string>* notes = nullptr);
 void write_image(const std::string& path, const RgbImage& image);
+// Checks, before any work, that write_image(path, ...) can succeed as far as can be known: the
+// folder exists and is writable and this build writes the extension. Error naming the path.
+void check_output_image_path(const std::string& path);
+// The same for any other output file (safetensors, JSON): the location only.
+void check_output_file_path(const std::string& path);
 
 }  // namespace editclip

@@ -23,7 +23,7 @@ echo "build exit $?"; tail -25 "$OUT/build.log"
 [[ -x build-cuda/tests/editclip_parity ]] || exit 1
 build-cuda/tests/editclip_parity tests/fixtures 2>&1 | tee "$OUT/parity.txt"
 build-cuda/tests/editclip_unit_tests --gtest_brief=1 > "$OUT/unit.txt" 2>&1; echo "unit exit $?"; tail -8 "$OUT/unit.txt"
-export EDITCLIP_MODELS_DIR="$PWD/models/configs"
+export EDITCLIP_CONFIGS_DIR="$PWD/models/configs"
 grep -i "editclip:" "$OUT/build.log" | head
 timeout 200 build-cuda/editclip bench --device cuda --sizes 256,512 --steps 20 --work-dir /tmp/ecb \
     --out "$OUT/bench_cuda_fp32.json" 2>&1 | tail -30

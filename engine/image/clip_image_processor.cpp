@@ -193,6 +193,29 @@ std::array<int64_t, 3> ClipImageProcessor::output_shape(int64_t h, int64_t w) co
   return {3, h, w};
 }
 
+void ClipImageProcessor::check_model_image_size(int64_t image_size,
+                                                const std::string& origin) const {
+  const auto& c = config_;
+  auto refuse = [&](const std::string& what, int64_t h, int64_t w) {
+    throw_error(origin, ": ", what, " ", h, "x", w,
+                " does not match the vision tower's image_size ", image_size,
+                " (config.json); fix it, or use the preprocessor_config.json that came "
+                "with the model");
+  };
+  if (c.do_center_crop) {
+    if (c.crop_height != image_size || c.crop_width != image_size)
+      refuse("crop_size", c.crop_height, c.crop_width);
+  } else if (c.do_resize) {
+    if (c.shortest_edge > 0 && c.shortest_edge != image_size)
+      refuse("size (shortest_edge, no center crop)", c.shortest_edge, c.shortest_edge);
+    if (c.shortest_edge <= 0 && (c.size_height != image_size || c.size_width != image_size))
+      refuse("size (no center crop)", c.size_height, c.size_width);
+  } else {
+    throw_error(origin, ": do_resize and do_center_crop are both false, so images would reach the ",
+                "vision tower at their own size, but it takes ", image_size, "x", image_size);
+  }
+}
+
 at::Tensor ClipImageProcessor::resize_u8(const at::Tensor& hwc_u8) const {
   if (!config_.do_resize) return hwc_u8;
   const auto [h, w] = resize_output_size(hwc_u8.size(0), hwc_u8.size(1));

@@ -47,6 +47,9 @@ class ClipImageProcessor {
   std::pair<int64_t, int64_t> resize_output_size(int64_t h, int64_t w) const;
   // [C,H,W] size of preprocess_*'s output for an h x w image.
   std::array<int64_t, 3> output_shape(int64_t h, int64_t w) const;
+  // Refuses (error naming `origin`) a config whose output cannot be fed to a vision tower taking
+  // image_size x image_size pixels: a crop, or without crop a resize, of another size, or neither.
+  void check_model_image_size(int64_t image_size, const std::string& origin) const;
 
   // Direct path, processor(images=PIL image): uint8 [H,W,3] (1 or 4 channels are converted as
   // PIL's convert("RGB") does) -> [3,crop_h,crop_w] float32: PIL resize, center crop,

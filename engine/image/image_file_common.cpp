@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -54,6 +55,95 @@ std::string lowercase_extension(const std::string& path) {
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   return ext;
+}
+
+}  // namespace editclip
+
+namespace editclip {
+
+namespace {
+
+uint32_t read_u32_be(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+}
+
+constexpr uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+bool has_png_signature(const uint8_t* data, size_t size) {
+  return size >= 8 && std::memcmp(data, kPngSignature, 8) == 0;
+}
+
+bool has_jpeg_signature(const uint8_t* data, size_t size) {
+  return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
+}
+
+bool is_rst(uint8_t marker) {
+  return marker >= 0xD0 && marker <= 0xD7;
+}
+
+}  // namespace
+
+bool png_is_complete(const uint8_t* data, size_t size) {
+  if (!has_png_signature(data, size)) return false;
+  size_t pos = 8;
+  while (size - pos >= 12) {  // length, type, (data), crc
+    const uint64_t length = read_u32_be(data + pos);
+    const bool iend = std::memcmp(data + pos + 4, "IEND", 4) == 0;
+    if (length > size - pos - 12) return false;
+    pos += 12 + length;
+    if (iend) return true;
+  }
+  return false;
+}
+
+bool jpeg_is_complete(const uint8_t* data, size_t size) {
+  if (size < 2 || data[0] != 0xFF || data[1] != 0xD8) return false;
+  size_t pos = 2;
+  while (pos < size) {
+    // A marker: 0xFF (any number of fill 0xFF bytes), then its code. Like libjpeg, stray bytes
+    // before a marker are skipped.
+    if (data[pos] != 0xFF) {
+      ++pos;
+      continue;
+    }
+    while (pos < size && data[pos] == 0xFF) ++pos;
+    if (pos >= size) return false;
+    const uint8_t marker = data[pos++];
+    if (marker == 0xD9) return true;                                   // EOI
+    if (marker == 0x00 || is_rst(marker) || marker == 0x01) continue;  // no length field
+    if (size - pos < 2) return false;
+    const size_t length = (size_t(data[pos]) << 8) | data[pos + 1];
+    if (length < 2 || length > size - pos) return false;
+    pos += length;
+    if (marker != 0xDA) continue;
+    // SOS: entropy-coded data up to the next marker that is not a stuffed 0x00 or RSTn.
+    for (;;) {
+      while (pos < size && data[pos] != 0xFF) ++pos;
+      if (pos + 1 >= size) return false;
+      const uint8_t next = data[pos + 1];
+      if (next == 0x00 || is_rst(next)) {
+        pos += 2;
+        continue;
+      }
+      if (next == 0xFF) {  // fill byte before a marker
+        ++pos;
+        continue;
+      }
+      break;  // a marker: back to the segment walk
+    }
+  }
+  return false;
+}
+
+void check_image_not_truncated(const std::string& path, const std::vector<uint8_t>& bytes) {
+  const uint8_t* data = bytes.data();
+  const size_t size = bytes.size();
+  if (has_png_signature(data, size) && !png_is_complete(data, size))
+    throw_error(path, ": truncated PNG: the file (", size,
+                " bytes) ends before its last chunk (IEND); re-export or re-download it");
+  if (has_jpeg_signature(data, size) && !jpeg_is_complete(data, size))
+    throw_error(path, ": truncated JPEG: the file (", size,
+                " bytes) ends before its end-of-image marker; re-export or re-download it");
 }
 
 }  // namespace editclip

@@ -32,6 +32,8 @@ double sample(const cv::Mat& m, int y, int x, int c) {
 
 LoadedImage load_image_rgb(const std::string& path) {
   const std::vector<uint8_t> bytes = read_image_file_bytes(path);
+  // Before any decoder: they would grey out the missing part or print messages of their own.
+  check_image_not_truncated(path, bytes);
   cv::Mat decoded;
   if (!bytes.empty()) {
     try {
@@ -106,8 +108,17 @@ LoadedImage load_image_rgb(const std::string& path) {
   return out;
 }
 
+void check_image_save_extension(const std::string& path) {
+  const std::string ext = lowercase_extension(path);
+  for (const char* known : {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+    if (ext == known) return;
+  throw_error(path, ": cannot write image files with the extension '", ext,
+              "' (use .png or .jpg; also .bmp, .webp, .tif)");
+}
+
 void save_image(const std::string& path, const at::Tensor& hwc_u8) {
   check_image_to_save(path, hwc_u8);
+  check_image_save_extension(path);
   const std::string ext = lowercase_extension(path);
   std::vector<int> params;
   bool keeps_alpha = true;
@@ -118,8 +129,6 @@ void save_image(const std::string& path, const at::Tensor& hwc_u8) {
     keeps_alpha = false;
   } else if (ext == ".bmp") {
     keeps_alpha = false;
-  } else if (ext != ".webp" && ext != ".tif" && ext != ".tiff") {
-    throw_error(path, ": unknown image file extension '", ext, "' (use .png or .jpg)");
   }
   const int64_t channels = hwc_u8.size(2);
   if (channels == 4 && !keeps_alpha)

@@ -28,6 +28,10 @@ bool image_codecs_available();
 // Writes [H,W,3] (or [H,W,1], [H,W,4] RGBA) uint8 by extension: .png, .jpg/.jpeg (quality 95),
 // .bmp, .webp, .tif/.tiff. Error naming the path on any failure.
 void save_image(const std::string& path, const at::Tensor& hwc_u8);
+// save_image's extension rule in this build: an error naming the path and the extensions it
+// writes when `path` has another one (front ends call it before any work, with the folder check
+// of engine/io/output_path.h).
+void check_image_save_extension(const std::string& path);
 
 // [H,W,3] uint8 -> [1,3,H,W] float32 in [-1,1] = 2 * (u8 / 255) - 1 (diffusers' VaeImageProcessor).
 at::Tensor image_to_tensor_m11(const at::Tensor& hwc_u8);

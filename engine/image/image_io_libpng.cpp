@@ -328,6 +328,8 @@ const char* other_format(const std::vector<uint8_t>& b) {
 
 LoadedImage load_image_rgb(const std::string& path) {
   const std::vector<uint8_t> bytes = read_image_file_bytes(path);
+  // Before any decoder: they would grey out the missing part or print messages of their own.
+  check_image_not_truncated(path, bytes);
   CodecState state;
   state.src = bytes.data();
   state.size = bytes.size();
@@ -354,8 +356,7 @@ LoadedImage load_image_rgb(const std::string& path) {
   return to_rgb(decoded);
 }
 
-void save_image(const std::string& path, const at::Tensor& hwc_u8) {
-  check_image_to_save(path, hwc_u8);
+void check_image_save_extension(const std::string& path) {
   const std::string ext = lowercase_extension(path);
   const bool jpeg = ext == ".jpg" || ext == ".jpeg";
   if (ext == ".bmp" || ext == ".webp" || ext == ".tif" || ext == ".tiff") {
@@ -365,8 +366,21 @@ void save_image(const std::string& path, const at::Tensor& hwc_u8) {
     throw_error(path, ": this build (no OpenCV) writes only .png: save as .png");
 #endif
   }
+#ifndef EDITCLIP_JPEG_CODEC
+  if (jpeg)
+    throw_error(path,
+                ": writing JPEG needs OpenCV or libjpeg (this build has neither): save as .png");
+#endif
   if (ext != ".png" && !jpeg)
-    throw_error(path, ": unknown image file extension '", ext, "' (use .png or .jpg)");
+    throw_error(path, ": cannot write image files with the extension '", ext,
+                "' (use .png or .jpg)");
+}
+
+void save_image(const std::string& path, const at::Tensor& hwc_u8) {
+  check_image_to_save(path, hwc_u8);
+  check_image_save_extension(path);
+  const std::string ext = lowercase_extension(path);
+  const bool jpeg = ext == ".jpg" || ext == ".jpeg";
   const int channels = static_cast<int>(hwc_u8.size(2));
   if (channels == 4 && jpeg)
     throw_error(path, ": ", ext, " cannot store an alpha channel (save as .png)");

@@ -15,6 +15,10 @@ LoadedImage load_image_rgb(const std::string& path) {
               "rebuild with OpenCV, or with libpng-dev installed for PNG, to read image files");
 }
 
+void check_image_save_extension(const std::string& path) {
+  save_image(path, at::Tensor());
+}
+
 void save_image(const std::string& path, const at::Tensor&) {
   throw_error(path,
               ": this build has no image codecs (built with -DEDITCLIP_WITH_OPENCV=OFF); "

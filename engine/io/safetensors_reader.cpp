@@ -89,12 +89,25 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
 
   const char* header_begin = reinterpret_cast<const char*>(file_->data() + 8);
   nlohmann::json header;
+  // A parsed JSON object keeps one value per key, so a repeated tensor name is only visible
+  // while parsing; HF's reader refuses it, and so do we (no silent "later wins").
+  std::set<std::string> top_keys;
+  std::string duplicate;
+  auto watch_keys = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (depth == 1 && event == nlohmann::json::parse_event_t::key && parsed.is_string() &&
+        !top_keys.insert(parsed.get<std::string>()).second && duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   try {
-    header = nlohmann::json::parse(header_begin, header_begin + header_len);
+    header = nlohmann::json::parse(header_begin, header_begin + header_len, watch_keys);
   } catch (const nlohmann::json::exception& e) {
     throw_error(path, ": the header is not valid JSON (", first_line(e.what()), ")", kCorrupt);
   }
   if (!header.is_object()) throw_error(path, ": the header is not a JSON object", kCorrupt);
+  if (!duplicate.empty())
+    throw_error(path, ": tensor '", duplicate,
+                "' is listed twice in the header (names must be unique)", kCorrupt);
 
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
@@ -171,6 +184,32 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
       throw_error(path, ": tensor '", *cur.first, "': data [", cur.second->begin, ", ",
                   cur.second->end, ") overlaps tensor '", *prev.first, "' [", prev.second->begin,
                   ", ", prev.second->end, ")", kCorrupt);
+  }
+  // As HF's reader: the tensors tile the data section exactly, from byte 0 to its end. Unused
+  // bytes mean a broken writer or a damaged file, never something to load around.
+  const char* const kNotContiguous =
+      " (safetensors data must be contiguous; re-create the file or download it again)";
+  uint64_t covered = 0;
+  for (size_t i = 0; i < by_offset.size(); ++i) {
+    const auto& [name_ptr, e] = by_offset[i];
+    if (e->begin > covered) {
+      if (i == 0)
+        throw_error(path, ": tensor '", *name_ptr, "': data starts at byte ", e->begin,
+                    ", leaving bytes [0, ", e->begin, ") of the data section unused",
+                    kNotContiguous);
+      throw_error(path, ": tensor '", *name_ptr, "': data starts at byte ", e->begin,
+                  " but tensor '", *by_offset[i - 1].first, "' ends at byte ", covered, " (",
+                  e->begin - covered, " unused bytes between them)", kNotContiguous);
+    }
+    covered = e->end;
+  }
+  if (covered != data_size) {
+    if (by_offset.empty())
+      throw_error(path, ": the header lists no tensor data but ", data_size,
+                  " bytes follow it (trailing bytes after the data)", kNotContiguous);
+    throw_error(path, ": ", data_size - covered, " trailing bytes after the last tensor ('",
+                *by_offset.back().first, "' ends at byte ", covered, " of ", data_size, ")",
+                kNotContiguous);
   }
 }
 

@@ -13,7 +13,12 @@ namespace editclip {
 
 ClipImageProcessor load_clip_processor(const std::string& dir, int64_t image_size) {
   const fs::path p = fs::path(dir) / "preprocessor_config.json";
-  if (fs::exists(p)) return ClipImageProcessor(ClipImageProcessorConfig::from_file(p.string()));
+  if (fs::exists(p)) {
+    ClipImageProcessor processor(ClipImageProcessorConfig::from_file(p.string()));
+    // Caught here, with the file named, rather than as a shape error inside the vision tower.
+    processor.check_model_image_size(image_size, p.string());
+    return processor;
+  }
   ClipImageProcessorConfig config;
   config.shortest_edge = image_size;
   config.crop_height = config.crop_width = image_size;

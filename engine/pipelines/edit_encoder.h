@@ -58,7 +58,8 @@ class EditEncoder {
 };
 
 // Loads preprocessor_config.json from a CLIP folder, or the processor matching the vision tower's
-// image size when the folder has none.
+// image size when the folder has none. A config that is invalid or whose output size differs from
+// `image_size` is an error naming the file.
 ClipImageProcessor load_clip_processor(const std::string& dir, int64_t image_size);
 // Tokenizer files from `dir`, if present.
 std::optional<ClipTokenizer> try_load_tokenizer(const std::string& dir);

@@ -77,21 +77,40 @@ at::Tensor EditScorer::clip_text_embeds(const std::vector<std::string>& texts) c
   return clip_->encode_text(ids.to(editclip_->device())).text_embeds.to(at::kFloat).cpu();
 }
 
-std::map<std::string, double> EditScorer::score(const ScoreSample& s) const {
+std::map<std::string, double> EditScorer::score(const ScoreSample& s,
+                                                const ProgressCallback& progress) const {
   std::map<std::string, double> out;
   auto has = [](const at::Tensor& t) { return t.defined() && t.numel() > 0; };
   auto item = [](const at::Tensor& t) { return t.item<double>(); };
   const bool pair = has(s.input_u8) && has(s.edited_u8);
   const bool judged = has(s.query_u8) && has(s.output_u8);
 
-  if (judged && !s.instruction.empty() && editclip_->has_tokenizer()) {
+  const bool do_ec2t = judged && !s.instruction.empty() && editclip_->has_tokenizer();
+  const bool do_ec2ec = judged && pair;
+  const bool do_clip = clip_ && judged;
+  const bool do_lpips = lpips_ && judged;
+  if (do_lpips && s.query_u8.sizes() != s.output_u8.sizes())
+    throw_error("LPIPS needs the query and output images at the same size (", s.query_u8.size(1),
+                "x", s.query_u8.size(0), " vs ", s.output_u8.size(1), "x", s.output_u8.size(0),
+                ")");
+  const int total = int(do_ec2t) + int(do_ec2ec) + int(do_clip) + int(do_lpips);
+  int done = 0;
+  report(progress, "score", done, total);
+  auto step_done = [&] { report(progress, "score", ++done, total); };
+
+  // EC2T and EC2EC judge the same (query, output) edit: encode it once.
+  at::Tensor judged_embeds;
+  if (do_ec2t || do_ec2ec) judged_embeds = edit_embeds(s.query_u8, s.output_u8);
+  if (do_ec2t) {
     at::Tensor text = editclip_->encode_text({s.instruction}).to(at::kFloat).cpu();
-    out["EC2T"] = item(cosine_rows(edit_embeds(s.query_u8, s.output_u8), text)[0]);
+    out["EC2T"] = item(cosine_rows(judged_embeds, text)[0]);
+    step_done();
   }
-  if (judged && pair)
-    out["EC2EC"] = item(
-        cosine_rows(edit_embeds(s.input_u8, s.edited_u8), edit_embeds(s.query_u8, s.output_u8))[0]);
-  if (clip_ && judged) {
+  if (do_ec2ec) {
+    out["EC2EC"] = item(cosine_rows(edit_embeds(s.input_u8, s.edited_u8), judged_embeds)[0]);
+    step_done();
+  }
+  if (do_clip) {
     at::Tensor img_out = clip_image_embeds(s.output_u8);
     at::Tensor img_query = clip_image_embeds(s.query_u8);
     at::Tensor img_delta = img_out - img_query;
@@ -108,16 +127,14 @@ std::map<std::string, double> EditScorer::score(const ScoreSample& s) const {
     if (pair)
       out["VISII_directional"] = item(cosine_rows(
           img_delta, clip_image_embeds(s.edited_u8) - clip_image_embeds(s.input_u8))[0]);
+    step_done();
   }
-  if (lpips_ && judged) {
-    if (s.query_u8.sizes() != s.output_u8.sizes())
-      throw_error("LPIPS needs the query and output images at the same size (", s.query_u8.size(1),
-                  "x", s.query_u8.size(0), " vs ", s.output_u8.size(1), "x", s.output_u8.size(0),
-                  ")");
+  if (do_lpips) {
     c10::InferenceMode guard;
     out["LPIPS"] =
         item(lpips_->forward(image_to_tensor_m11(s.query_u8), image_to_tensor_m11(s.output_u8))
                  .distance.flatten()[0]);
+    step_done();
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/pipelines/edit_encoder.h"
+#include "engine/pipelines/progress.h"
 #include "models/lpips/lpips.h"
 
 namespace editclip {
@@ -39,8 +40,10 @@ class EditScorer {
 
   // Metric name -> value, for every metric the sample has inputs for:
   // EC2T, EC2EC, CLIP_score, CLIP_directional, CLIP_directional_instruction, VISII_directional,
-  // LPIPS.
-  std::map<std::string, double> score(const ScoreSample& sample) const;
+  // LPIPS. Progress: stage "score", one step per metric group (EC2T, EC2EC, the CLIP baselines,
+  // LPIPS) that the sample has inputs for; a callback returning false cancels (Cancelled).
+  std::map<std::string, double> score(const ScoreSample& sample,
+                                      const ProgressCallback& progress = {}) const;
 
   // Building blocks (also used by the parity tests).
   at::Tensor edit_embeds(const at::Tensor& a_u8, const at::Tensor& b_u8) const;  // [1,P]

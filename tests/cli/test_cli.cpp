@@ -7,9 +7,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "engine/editclip.h"
 #include "engine/io/safetensors_reader.h"
@@ -471,4 +475,262 @@ TEST(CliPresets, EmbedWritesAPresetThatApplyUses) {
           q(tmp / "o3.png"));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("truncated.safetensors"), std::string::npos) << r.output;
+}
+
+// ---- review fixes: fail fast on outputs, notes as they happen, stricter inputs -----------------
+
+namespace {
+
+// Lines of `text`, without empty ones.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string line; std::getline(ss, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t pos = text.find(part); pos != std::string::npos; pos = text.find(part, pos + 1)) ++n;
+  return n;
+}
+
+std::string read_file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A CLIP folder copy without its tokenizer files.
+fs::path without_tokenizer(const fs::path& clip, const fs::path& dst) {
+  link_copy(clip, dst);
+  for (const char* f : {"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+                        "special_tokens_map.json"})
+    fs::remove(dst / f);
+  return dst;
+}
+
+const std::string kNoEditor = " --pipeline /nonexistent/editor-folder";
+
+}  // namespace
+
+TEST(CliOutputs, UnwritableOutputFailsBeforeAnyModelLoads) {
+  TempDir tmp;
+  // The editor folder does not exist either: the --out error proves nothing was loaded first.
+  for (const std::string& out : {std::string("/nonexistent/r.png"), tmp.file("r.xyz")}) {
+    CliRun r = run(apply_args(kEditClip, kIp2p, out) + kNoEditor);
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("--out " + out + ": "), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("editor-folder"), std::string::npos) << r.output;
+    EXPECT_EQ(lines_of(r.output).size(), 1u) << r.output;
+  }
+  CliRun r = run(apply_args(kEditClip, kIp2p, "/nonexistent/r.png") + kNoEditor);
+  EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;
+
+  const std::string pair = " --before " + q(kCase / "images/input_image.png") + " --after " +
+                           q(kCase / "images/edited_image.png");
+  r = run("embed --clip /nonexistent/clip-folder" + pair + " --out /nonexistent/e.safetensors");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--out /nonexistent/e.safetensors: "), std::string::npos) << r.output;
+  r = run("embed --clip /nonexistent/clip-folder" + pair +
+          " --preset-out /nonexistent/p.safetensors");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--preset-out /nonexistent/p.safetensors: "), std::string::npos)
+      << r.output;
+  r = run("convert /nonexistent/in.safetensors /nonexistent/out.safetensors");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("OUT /nonexistent/out.safetensors: "), std::string::npos) << r.output;
+}
+
+TEST(CliOutputs, NotesNameTheImageAndArePrintedOnceAsTheyHappen) {
+  TempDir tmp;
+  cv::Mat rgb = cv::imread((kCase / "images/query_image.png").string(), cv::IMREAD_COLOR), gray;
+  cv::cvtColor(rgb, gray, cv::COLOR_BGR2GRAY);
+  cv::imwrite((tmp / "gray.png").string(), gray);
+  const std::string note = "note: --query " + tmp.file("gray.png") + ": converted grayscale to RGB";
+  // A run that fails later (no editor) still shows the notes made before.
+  CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " --query " + q(tmp / "gray.png") +
+                 " --size 60" + kNoEditor);
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(count_of(r.output, note), 1u) << r.output;
+  EXPECT_EQ(count_of(r.output, "rounded to 64"), 1u) << r.output;
+  // A run that succeeds says each once too.
+  r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " --query " + q(tmp / "gray.png") +
+          " --steps 1 --size 60");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(count_of(r.output, note), 1u) << r.output;
+  EXPECT_EQ(count_of(r.output, "rounded to 64"), 1u) << r.output;
+  // The processing resize of a non-square query is noted once, naming it.
+  cv::Mat wide;
+  cv::resize(rgb, wide, cv::Size(120, 72), 0, 0, cv::INTER_AREA);
+  cv::imwrite((tmp / "wide.png").string(), wide);
+  r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " --query " + q(tmp / "wide.png") +
+          " --steps 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(
+      count_of(r.output, "--query " + tmp.file("wide.png") + ": resized from 120x72 to 80x48"), 1u)
+      << r.output;
+}
+
+TEST(CliBadInput, TruncatedImagesAreRefusedInOneLine) {
+  TempDir tmp;
+  cv::Mat rgb = cv::imread((kCase / "images/query_image.png").string(), cv::IMREAD_COLOR);
+  cv::imwrite((tmp / "whole.jpg").string(), rgb);
+  cv::imwrite((tmp / "whole.png").string(), rgb);
+  for (const char* ext : {"jpg", "png"}) {
+    const std::string bytes = read_file_bytes(tmp / (std::string("whole.") + ext));
+    const fs::path cut = tmp / (std::string("half.") + ext);
+    std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+    for (const char* role : {"query", "before"}) {
+      CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " --" + role + " " + q(cut));
+      EXPECT_EQ(r.status, 1) << r.output;
+      const auto lines = lines_of(r.output);
+      ASSERT_EQ(lines.size(), 1u) << "one line only (no libpng/libjpeg chatter): " << r.output;
+      EXPECT_NE(lines[0].find(cut.string() + ": truncated " +
+                              (ext == std::string("jpg") ? "JPEG" : "PNG")),
+                std::string::npos)
+          << r.output;
+      EXPECT_NE(lines[0].find("re-export or re-download"), std::string::npos) << r.output;
+      EXPECT_FALSE(fs::exists(tmp / "o.png"));
+    }
+  }
+}
+
+TEST(CliBadInput, NonPositiveSizesNonFiniteFloatsAndZeroStepsAreRefused) {
+  TempDir tmp;
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"--size 0", "--size 0"},
+      {"--size -64", "--size -64"},
+      {"--guidance nan", "--guidance 'nan'"},
+      {"--guidance inf", "--guidance 'inf'"},
+      {"--image-guidance -inf", "--image-guidance '-inf'"},
+      {"--image-guidance NaN", "--image-guidance 'NaN'"},
+      {"--steps 0", "--steps 0"},
+      {"--steps -3", "--steps -3"}};
+  for (const auto& [args, named] : bad) {
+    CliRun r = run(apply_args(kEditClip, kIp2p, tmp / "o.png") + " " + args + kNoEditor);
+    EXPECT_EQ(r.status, 1) << args << ": " << r.output;
+    EXPECT_NE(r.output.find(named), std::string::npos) << args << ": " << r.output;
+    EXPECT_EQ(r.output.find("rounded"), std::string::npos) << args << ": " << r.output;
+  }
+  CliRun r = run("embed --clip /nonexistent/clip --before a.png --after b.png --size 0 --out " +
+                 q(tmp / "e.safetensors"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--size 0"), std::string::npos) << r.output;
+}
+
+TEST(CliBadInput, EmbeddingOfTheWrongWidthNamesItsFile) {
+  TempDir tmp;
+  const fs::path e = tmp / "narrow.safetensors";
+  editclip::write_safetensors(e.string(), {{"last_hidden_state", at::zeros({1, 5, 7})},
+                                           {"image_embeds", at::zeros({1, 3})}});
+  CliRun r = run("apply --quiet --pipeline " + q(kIp2p) + " --embedding " + q(e) + " --query " +
+                 q(kCase / "images/query_image.png") + " --out " + q(tmp / "o.png") +
+                 " --steps 1 --size 64 --device cpu");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(e.string() + ": edit embedding has width 7"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "o.png"));
+}
+
+TEST(CliScore, MissingTokenizerAndUnusedCaptionsAreExplained) {
+  TempDir tmp;
+  const fs::path clip = without_tokenizer(kEditClip, tmp / "clip");
+  const std::string judged = " --query " + q(kCase / "images/query_image.png") + " --output " +
+                             q(kCase / "images/output_image.png") + " --device cpu";
+  // Only EC2T was asked for: the error says the tokenizer files are missing and what to do.
+  CliRun r = run("score --quiet --clip " + q(clip) + judged + " --instruction 'make it winter'");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("tokenizer files"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(clip.string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("QWW/EditCLIP"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("no metric could be computed"), std::string::npos) << r.output;
+  // With the pair too, EC2EC is computed and the missing EC2T is a note.
+  r = run("score --quiet --json --clip " + q(clip) + judged + " --instruction 'make it winter'" +
+          " --before " + q(kCase / "images/input_image.png") + " --after " +
+          q(kCase / "images/edited_image.png"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("note: EC2T (--instruction) needs the tokenizer files"),
+            std::string::npos)
+      << r.output;
+  auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_TRUE(j.contains("EC2EC"));
+  EXPECT_FALSE(j.contains("EC2T"));
+
+  // Captions without a baseline CLIP are not silently dropped.
+  r = run("score --quiet --clip " + q(kEditClip) + judged +
+          " --instruction 'make it winter' --caption-output 'a house in winter'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("note: --caption-output is used only by the CLIP baseline metrics"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(CliScore, ReportsProgressOnStderr) {
+  TempDir tmp;
+  const std::string args = "score --clip " + q(kEditClip) + " --query " +
+                           q(kCase / "images/query_image.png") + " --output " +
+                           q(kCase / "images/output_image.png") +
+                           " --instruction 'make it winter' --device cpu";
+  // stdout into a file; `output` is stderr alone.
+  auto run_stderr = [&](const std::string& a) {
+    CliRun r;
+    const std::string cmd = std::string(EDITCLIP_CLI) + " " + a + " 2>&1 >" + q(tmp / "out.txt");
+    FILE* pipe = popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+    const int raw = pclose(pipe);
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    return r;
+  };
+  CliRun r = run_stderr(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("score"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("done"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("EC2T"), std::string::npos) << "the table goes to stdout: " << r.output;
+  EXPECT_NE(read_file_bytes(tmp / "out.txt").find("EC2T"), std::string::npos);
+  r = run_stderr(args + " --quiet");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, "") << "--quiet";
+}
+
+TEST(CliInspect, InvalidPreprocessorConfigIsAProblem) {
+  TempDir tmp;
+  const std::vector<std::pair<std::string, std::string>> configs = {
+      {R"({"crop_size": 999, "image_mean": [0.1]})", "image_mean"},
+      {R"({"crop_size": 999, "size": 999})", "crop_size 999x999"}};
+  for (const auto& [text, why] : configs) {
+    const fs::path clip = link_copy(kEditClip, tmp / "clip");
+    fs::remove(clip / "preprocessor_config.json");
+    std::ofstream(clip / "preprocessor_config.json") << text;
+    CliRun r = run("inspect " + q(clip));
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("preprocessor_config.json"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(why), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("INCOMPLETE"), std::string::npos) << r.output;
+    // The engine refuses the same folder when loading it.
+    r = run("embed --quiet --clip " + q(clip) + " --before " + q(kCase / "images/input_image.png") +
+            " --after " + q(kCase / "images/edited_image.png") + " --out " +
+            q(tmp / "e.safetensors"));
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find(why), std::string::npos) << r.output;
+    fs::remove_all(clip);
+  }
+}
+
+TEST(CliInspect, MissingTokenizerIsAWarningOnly) {
+  TempDir tmp;
+  const fs::path clip = without_tokenizer(kEditClip, tmp / "clip");
+  CliRun r = run("inspect " + q(clip));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: tokenizer: missing — needed for EC2T/score --instruction; "
+                          "apply works"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("\ncomplete"), std::string::npos) << r.output;
+  r = run("inspect --json " + q(clip));
+  auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_TRUE(j["complete"].get<bool>());
+  EXPECT_EQ(j["components"][0]["warnings"].size(), 1u) << r.output;
 }

@@ -60,6 +60,11 @@ int main(int argc, char** argv) {
     auto t0 = std::chrono::steady_clock::now();
     try {
       ParityCase c(dir, root);
+      if (!c.spec().is_object() || !c.spec().contains("kind") || !c.spec()["kind"].is_string()) {
+        std::cout << "FAIL " << label << " case.json has no \"kind\" string" << std::endl;
+        ++failed;
+        continue;
+      }
       auto it = kind_registry().find(c.kind());
       if (it == kind_registry().end()) {
         std::cout << "FAIL " << label << " unknown case kind '" << c.kind() << "'" << std::endl;

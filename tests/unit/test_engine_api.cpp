@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "engine/core/error.h"
 #include "engine/edit_embedding_data.h"
@@ -9,6 +10,8 @@
 #include "tests/test_support.h"
 
 using namespace editclip;
+using editclip::test::contains;
+using editclip::test::error_of;
 using editclip::test::TempDir;
 
 TEST(EngineApi, ProcessingSizeKeepsAspectAndMultiplesOf8) {
@@ -29,6 +32,33 @@ TEST(EngineApi, SizeRoundingExplainsItself) {
   EXPECT_EQ(round_size_to_multiple_of_8(250, &note), 248);
   EXPECT_NE(note.find("rounded to 248"), std::string::npos);
   EXPECT_EQ(round_size_to_multiple_of_8(3, &note), 8);
+  // Zero and negative sizes are mistakes, not something to round.
+  for (int bad : {0, -8, -256}) {
+    const std::string msg = error_of([&] { round_size_to_multiple_of_8(bad, &note); });
+    EXPECT_TRUE(contains(msg, concat("--size ", bad, ": must be a positive"))) << msg;
+  }
+}
+
+TEST(EngineApi, OutputPathsAreCheckedBeforeAnyWork) {
+  TempDir tmp;
+  EXPECT_EQ(error_of([&] { check_output_image_path(tmp.file("r.png")); }), "");
+  EXPECT_EQ(error_of([&] { check_output_image_path(tmp.file("r.JPG")); }), "");
+  EXPECT_EQ(error_of([&] { check_output_file_path(tmp.file("e.safetensors")); }), "");
+  const std::string missing = tmp.file("no/such/folder/r.png");
+  std::string msg = error_of([&] { check_output_image_path(missing); });
+  EXPECT_TRUE(contains(msg, missing) && contains(msg, "does not exist")) << msg;
+  msg = error_of([&] { check_output_file_path(missing); });
+  EXPECT_TRUE(contains(msg, missing) && contains(msg, "does not exist")) << msg;
+  msg = error_of([&] { check_output_image_path(tmp.file("r.xyz")); });
+  EXPECT_TRUE(contains(msg, tmp.file("r.xyz")) && contains(msg, "'.xyz'")) << msg;
+  msg = error_of([&] { check_output_image_path(tmp.file("noextension")); });
+  EXPECT_TRUE(contains(msg, "extension")) << msg;
+  msg = error_of([&] { check_output_file_path(tmp.path.string()); });
+  EXPECT_TRUE(contains(msg, "is a folder")) << msg;
+  std::ofstream(tmp.file("plain")) << "x";
+  msg = error_of([&] { check_output_file_path(tmp.file("plain/e.safetensors")); });
+  EXPECT_TRUE(contains(msg, "is not a folder")) << msg;
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("r.png"))) << "checks never create files";
 }
 
 TEST(EngineApi, EmbeddingSaveLoadAverage) {
@@ -45,6 +75,10 @@ TEST(EngineApi, EmbeddingSaveLoadAverage) {
   EXPECT_TRUE(m.data().image_embeds.eq(1.0).all().item<bool>());
   m.save(path.string());
   EXPECT_TRUE(EditEmbedding::load(path.string()).data().image_embeds.eq(1.0).all().item<bool>());
+  // Loaded embeddings remember their file, so errors about them can name it.
+  EXPECT_EQ(EditEmbedding::load(path.string()).origin(), path.string());
+  EXPECT_TRUE(contains(m.origin(), "average of 2 embeddings")) << m.origin();
+  EXPECT_TRUE(contains(m.origin(), path.string())) << m.origin();
   write_safetensors(path.string(), {{"something_else", at::ones({2})}});
   EXPECT_THROW(EditEmbedding::load(path.string()), Error);
 }

@@ -150,6 +150,35 @@ TEST(ClipProcessor, ConfigFormats) {
   EXPECT_NE(err.find("size"), std::string::npos);
 }
 
+// The engine refuses a preprocessor config whose output the vision tower cannot take, naming the
+// file (instead of failing later with a shape error inside the model).
+TEST(ClipProcessor, OutputMustMatchTheVisionTowerImageSize) {
+  auto check = [](const char* text, int64_t image_size) {
+    return error_of([&] {
+      ClipImageProcessor(
+          ClipImageProcessorConfig::from_json(nlohmann::json::parse(text), "pp.json"))
+          .check_model_image_size(image_size, "pp.json");
+    });
+  };
+  EXPECT_EQ(check(R"({"size": 112, "crop_size": 112})", 112), "");
+  EXPECT_EQ(check(R"({"size": 130, "crop_size": {"height": 112, "width": 112}})", 112), "");
+  EXPECT_EQ(check(R"({"do_center_crop": false, "size": {"height": 96, "width": 96}})", 96), "");
+  std::string msg = check(R"({"size": 112, "crop_size": 999})", 112);
+  EXPECT_TRUE(contains(msg, "pp.json") && contains(msg, "crop_size 999x999") &&
+              contains(msg, "image_size 112"))
+      << msg;
+  msg = check(R"({"do_center_crop": false, "size": 100})", 112);
+  EXPECT_TRUE(contains(msg, "pp.json") && contains(msg, "100x100")) << msg;
+  msg = check(R"({"do_center_crop": false, "do_resize": false})", 112);
+  EXPECT_TRUE(contains(msg, "pp.json") && contains(msg, "own size")) << msg;
+  // An image_mean that is not one number per channel is refused while parsing.
+  msg = error_of([] {
+    ClipImageProcessorConfig::from_json(nlohmann::json::parse(R"({"image_mean": [0.1]})"),
+                                        "pp.json");
+  });
+  EXPECT_TRUE(contains(msg, "pp.json") && contains(msg, "image_mean")) << msg;
+}
+
 TEST(ClipProcessor, ShortestEdgeSizeTruncates) {
   const ClipImageProcessor p;
   // int(224 * 301 / 197) = int(342.25...), int(224 * 150 / 97) = int(346.39...)
@@ -300,6 +329,34 @@ TEST(ImageIo, Errors) {
   EXPECT_NE(error_of([&] { save_image(tmp.file("x.gifx"), img); }).find("extension"),
             std::string::npos);
   EXPECT_NE(error_of([&] { save_image(tmp.file("no/such/dir/x.png"), img); }), "");
+}
+
+// JPEG flavours real cameras and editors write: the truncation walk must accept them whole and
+// refuse them cut.
+TEST(ImageIo, ProgressiveAndRestartJpegsAreWholeOrRefused) {
+  TempDir tmp;
+  cv::Mat img(72, 96, CV_8UC3);
+  cv::randu(img, cv::Scalar::all(0), cv::Scalar::all(255));
+  const std::vector<std::pair<const char*, std::vector<int>>> kinds = {
+      {"progressive.jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1}},
+      {"restart.jpg", {cv::IMWRITE_JPEG_RST_INTERVAL, 1}},
+      {"optimized.jpg", {cv::IMWRITE_JPEG_OPTIMIZE, 1, cv::IMWRITE_JPEG_QUALITY, 50}}};
+  for (const auto& [name, params] : kinds) {
+    const std::string path = tmp.file(name);
+    ASSERT_TRUE(cv::imwrite(path, img, params)) << name;
+    std::string bytes;
+    {
+      std::ifstream in(path, std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    EXPECT_EQ(load_image_rgb(path).rgb.size(1), 96) << name;
+    for (size_t keep : {bytes.size() / 3, bytes.size() / 2, bytes.size() - 2}) {
+      std::ofstream(tmp.file("cut.jpg"), std::ios::binary) << bytes.substr(0, keep);
+      const std::string err = error_of([&] { load_image_rgb(tmp.file("cut.jpg")); });
+      EXPECT_NE(err.find(tmp.file("cut.jpg") + ": truncated JPEG"), std::string::npos)
+          << name << " cut to " << keep << ": " << err;
+    }
+  }
 }
 
 TEST(ImageIo, TensorConversions) {

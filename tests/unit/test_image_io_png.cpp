@@ -16,6 +16,7 @@
 #endif
 
 #include "engine/core/error.h"
+#include "engine/image/image_file_common.h"
 #include "engine/image/image_io.h"
 #include "tests/test_support.h"
 
@@ -101,7 +102,7 @@ TEST(ImagePngIo, Errors) {
   }
   { std::ofstream(tmp.file("cut.png"), std::ios::binary) << bytes.substr(0, bytes.size() / 2); }
   EXPECT_TRUE(contains(error_of([&] { load_image_rgb(tmp.file("cut.png")); }),
-                       tmp.file("cut.png") + ": cannot decode image"));
+                       tmp.file("cut.png") + ": truncated PNG"));
 
   EXPECT_TRUE(contains(error_of([&] { save_image(tmp.file("x.gifx"), img); }), "extension"));
   EXPECT_TRUE(contains(error_of([&] { save_image(tmp.file("no/such/dir/x.png"), img); }),
@@ -365,3 +366,125 @@ TEST(ImagePngIo, PaletteInterlaceAndGamma) {
 }
 
 #endif  // EDITCLIP_TEST_HAVE_PNG
+
+// ---- truncated files: refused before any decoder sees them
+// ----------------------------------------
+
+namespace {
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void put_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+bool jpeg_complete(const std::vector<uint8_t>& b) {
+  return jpeg_is_complete(b.data(), b.size());
+}
+
+// The error of load_image_rgb(path), and what was written to stderr meanwhile (must be nothing:
+// libpng/libjpeg messages of their own would break the one-line error).
+std::pair<std::string, std::string> load_error_and_stderr(const std::string& path) {
+  ::testing::internal::CaptureStderr();
+  const std::string err = error_of([&] { load_image_rgb(path); });
+  return {err, ::testing::internal::GetCapturedStderr()};
+}
+
+}  // namespace
+
+TEST(ImageTruncation, PngCutAnywhereIsOneLineNamingTheFile) {
+  SKIP_WITHOUT_CODECS();
+  TempDir tmp;
+  save_image(tmp.file("whole.png"), pattern_u8({40, 48, 3}, 2));
+  const std::string bytes = file_bytes(tmp.file("whole.png"));
+  for (size_t keep :
+       {size_t(9), size_t(20), bytes.size() / 2, bytes.size() - 12, bytes.size() - 1}) {
+    put_bytes(tmp.file("cut.png"), bytes.substr(0, keep));
+    const auto [err, printed] = load_error_and_stderr(tmp.file("cut.png"));
+    EXPECT_EQ(err.rfind(tmp.file("cut.png") + ": truncated PNG", 0), 0u) << keep << ": " << err;
+    EXPECT_TRUE(contains(err, "re-export or re-download")) << err;
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+    EXPECT_EQ(printed, "") << keep;
+  }
+  // Bytes after IEND are harmless.
+  put_bytes(tmp.file("tail.png"), bytes + "trailing junk");
+  EXPECT_TRUE(load_image_rgb(tmp.file("tail.png")).rgb.equal(pattern_u8({40, 48, 3}, 2)));
+}
+
+TEST(ImageTruncation, JpegCutInHalfIsRefusedAndTrailingBytesAreFine) {
+  SKIP_WITHOUT_CODECS();
+  TempDir tmp;
+  const at::Tensor img = pattern_u8({64, 64, 3}, 3);
+  if (!error_of([&] { save_image(tmp.file("whole.jpg"), img); }).empty())
+    GTEST_SKIP() << "this build writes no JPEG";
+  const std::string bytes = file_bytes(tmp.file("whole.jpg"));
+  const at::Tensor whole = load_image_rgb(tmp.file("whole.jpg")).rgb;
+  for (size_t keep : {size_t(4), size_t(30), bytes.size() / 2, bytes.size() - 2}) {
+    put_bytes(tmp.file("cut.jpg"), bytes.substr(0, keep));
+    const auto [err, printed] = load_error_and_stderr(tmp.file("cut.jpg"));
+    EXPECT_EQ(err.rfind(tmp.file("cut.jpg") + ": truncated JPEG", 0), 0u) << keep << ": " << err;
+    EXPECT_TRUE(contains(err, "re-export or re-download")) << err;
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+    EXPECT_EQ(printed, "") << keep;
+  }
+  put_bytes(tmp.file("tail.jpg"), bytes + std::string("\0\0junk\xff", 7));
+  EXPECT_TRUE(load_image_rgb(tmp.file("tail.jpg")).rgb.equal(whole));
+}
+
+// The marker walk on hand-made streams (no decoder involved).
+TEST(ImageTruncation, JpegMarkerWalk) {
+  const std::vector<uint8_t> soi = {0xFF, 0xD8};
+  const std::vector<uint8_t> app0 = {0xFF, 0xE0, 0x00, 0x04, 0x12, 0x34};
+  const std::vector<uint8_t> sos = {0xFF, 0xDA, 0x00, 0x03, 0x01};
+  // Entropy data with a stuffed 0xFF00, a restart marker and fill bytes before the next marker.
+  const std::vector<uint8_t> scan = {0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56, 0xFF, 0xFF};
+  const std::vector<uint8_t> eoi = {0xFF, 0xD9};
+  auto join = [](std::initializer_list<std::vector<uint8_t>> parts) {
+    std::vector<uint8_t> out;
+    for (auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+  };
+  EXPECT_TRUE(jpeg_complete(join({soi, app0, sos, scan, eoi})));
+  // Progressive: several scans, with tables in between.
+  const std::vector<uint8_t> dht = {0xFF, 0xC4, 0x00, 0x03, 0x00};
+  EXPECT_TRUE(jpeg_complete(join({soi, app0, sos, scan, dht, sos, scan, sos, {0x01}, eoi})));
+  EXPECT_TRUE(jpeg_complete(join({soi, app0, sos, scan, eoi, {0x00, 0x01, 0xFF}})));
+  // An EOI inside a segment (an EXIF thumbnail) does not end the file.
+  const std::vector<uint8_t> app1 = {0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0xFF, 0xD9};
+  EXPECT_FALSE(jpeg_complete(join({soi, app1, sos, scan})));
+  EXPECT_TRUE(jpeg_complete(join({soi, app1, sos, scan, eoi})));
+  // Ends inside a segment, inside the scan, or right after a stuffed byte / restart marker.
+  EXPECT_FALSE(jpeg_complete(join({soi, {0xFF, 0xE0, 0x00, 0x10, 0x01}})));
+  EXPECT_FALSE(jpeg_complete(join({soi, app0, sos, scan})));
+  EXPECT_FALSE(jpeg_complete(join({soi, app0, sos, {0x12, 0xFF, 0x00}})));
+  EXPECT_FALSE(jpeg_complete(join({soi, app0, sos, {0x12, 0xFF, 0xD0}})));
+  EXPECT_FALSE(jpeg_complete(join({soi, app0, sos, {0x12, 0xFF}})));
+  EXPECT_FALSE(jpeg_complete(soi));
+  EXPECT_FALSE(jpeg_complete({}));
+}
+
+TEST(ImageTruncation, PngChunkWalk) {
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  auto chunk = [&](const char* type, std::vector<uint8_t> data) {
+    const uint32_t n = static_cast<uint32_t>(data.size());
+    for (int s : {24, 16, 8, 0}) png.push_back(static_cast<uint8_t>(n >> s));
+    png.insert(png.end(), type, type + 4);
+    png.insert(png.end(), data.begin(), data.end());
+    for (int i = 0; i < 4; ++i) png.push_back(0);  // CRC: not checked by the walk
+  };
+  chunk("IHDR", std::vector<uint8_t>(13, 1));
+  chunk("IDAT", std::vector<uint8_t>(100, 7));
+  const std::vector<uint8_t> before_end = png;
+  chunk("IEND", {});
+  EXPECT_TRUE(png_is_complete(png.data(), png.size()));
+  EXPECT_FALSE(png_is_complete(before_end.data(), before_end.size()));
+  EXPECT_FALSE(png_is_complete(png.data(), png.size() - 1));
+  EXPECT_FALSE(png_is_complete(png.data(), 40));
+  // A length reaching past the end of the file.
+  std::vector<uint8_t> lying = png;
+  lying[8 + 25 + 3] = 0xFF;  // IDAT's length, low byte
+  EXPECT_FALSE(png_is_complete(lying.data(), lying.size()));
+}

@@ -250,6 +250,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BrokenCase{"overlap.safetensors", "b", "overlaps"},
                       BrokenCase{"shape_mismatch.safetensors", "weight", "bytes"},
                       BrokenCase{"empty.safetensors", nullptr, "empty"},
+                      BrokenCase{"gap_start.safetensors", "weight", "unused"},
+                      BrokenCase{"gap_between.safetensors", "b", "unused bytes between"},
+                      BrokenCase{"trailing.safetensors", nullptr, "trailing bytes"},
+                      BrokenCase{"duplicate.safetensors", "weight", "twice"},
                       BrokenCase{"not_an_image.png", nullptr, "header length"}),
     [](const ::testing::TestParamInfo<BrokenCase>& info) {
       std::string name = info.param.file;
@@ -283,6 +287,72 @@ TEST(Safetensors, HeaderEdgeCasesAreRefused) {
   refuse(R"({"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0, "'w'");
   write_bytes(path, std::string(5, '\0'));
   EXPECT_TRUE(contains(error_of([&] { SafetensorsReader reader(path); }), "too small"));
+}
+
+// HF's reader: offsets contiguous from 0, the last end equal to the data size, unique names.
+TEST(Safetensors, DataMustTileTheDataSectionExactly) {
+  TempDir dir;
+  const std::string path = dir.file("tile.safetensors");
+  auto error_for = [&](const std::string& header, uint64_t ndata) {
+    write_bytes(path, u64le(header.size()) + header + std::string(ndata, '\1'));
+    return error_of([&] { SafetensorsReader reader(path); });
+  };
+  auto accepts = [&](const std::string& header, uint64_t ndata) {
+    write_bytes(path, u64le(header.size()) + header + std::string(ndata, '\1'));
+    try {
+      SafetensorsReader reader(path);
+      return true;
+    } catch (const Error& e) {
+      ADD_FAILURE() << header << " -> " << e.what();
+      return false;
+    }
+  };
+  const std::string a = R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
+  const std::string b = R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]})";
+  EXPECT_TRUE(accepts("{" + a + "," + b + "}", 16));
+  EXPECT_TRUE(accepts("{" + b + "," + a + "}", 16)) << "header order does not matter";
+  // Zero-size tensors take no bytes, wherever their [x, x] lies inside the data.
+  const std::string z = R"("z":{"dtype":"F32","shape":[0,3],"data_offsets":[8,8]})";
+  const std::string z0 = R"("z0":{"dtype":"I64","shape":[0],"data_offsets":[16,16]})";
+  EXPECT_TRUE(accepts("{" + a + "," + z + "," + b + "," + z0 + "}", 16));
+  EXPECT_TRUE(contains(error_for("{" + z + "}", 8), "no tensor data but 8 bytes"));
+  EXPECT_TRUE(accepts(R"({"z":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})", 0));
+  EXPECT_TRUE(accepts("{}", 0));
+
+  std::string msg = error_for(R"({"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 16);
+  EXPECT_TRUE(contains(msg, path) && contains(msg, "tensor 'b'") &&
+              contains(msg, "bytes [0, 8) of the data section unused"))
+      << msg;
+  msg = error_for("{" + a + R"(,"c":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})", 20);
+  EXPECT_TRUE(contains(msg, "tensor 'c'") && contains(msg, "tensor 'a' ends at byte 8") &&
+              contains(msg, "4 unused bytes"))
+      << msg;
+  msg = error_for("{" + a + "}", 11);
+  EXPECT_TRUE(contains(msg, path) && contains(msg, "3 trailing bytes") && contains(msg, "'a'"))
+      << msg;
+  msg = error_for("{}", 4);
+  EXPECT_TRUE(contains(msg, "no tensor data but 4 bytes")) << msg;
+  msg = error_for("{" + a + "," + R"("a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]})" + "}",
+                  16);
+  EXPECT_TRUE(contains(msg, path) && contains(msg, "tensor 'a'") && contains(msg, "twice")) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
+// Everything our writer produces passes the stricter reader, zero-size tensors included.
+TEST(Safetensors, WriterOutputIsContiguous) {
+  TempDir dir;
+  const std::string path = dir.file("w.safetensors");
+  write_safetensors(path,
+                    {{"empty_first", at::empty({0, 4})},
+                     {"x", at::randn({3, 5})},
+                     {"h", at::ones({7}, at::kHalf)},
+                     {"empty_mid", at::empty({2, 0}, at::kLong)},
+                     {"b", at::ones({3}, at::kBool)},
+                     {"empty_last", at::empty({0})}},
+                    {{"k", "v"}});
+  SafetensorsReader reader(path);
+  EXPECT_EQ(reader.names().size(), 6u);
+  EXPECT_EQ(reader.tensor("empty_mid").sizes(), at::IntArrayRef({2, 0}));
 }
 
 // ---------------------------------------------------------------------------------------------

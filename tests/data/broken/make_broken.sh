@@ -46,3 +46,17 @@ safetensors shape_mismatch.safetensors \
 
 printf 'This is a text file with a .png name, not an image.\n' > not_an_image.png
 : > empty.safetensors
+
+# The data section must be tiled exactly by the tensors, as HF's reader requires.
+# Bytes 0..7 unused before the only tensor.
+safetensors gap_start.safetensors \
+  '{"weight":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}}' 24
+# 8 unused bytes between two tensors.
+safetensors gap_between.safetensors \
+  '{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[24,40]}}' 40
+# 8 bytes after the last tensor.
+safetensors trailing.safetensors \
+  '{"weight":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}' 24
+# The same tensor name twice (a JSON parser would silently keep the later one).
+safetensors duplicate.safetensors \
+  '{"weight":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"weight":{"dtype":"F32","shape":[4],"data_offsets":[16,32]}}' 32
