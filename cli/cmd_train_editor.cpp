@@ -25,7 +25,9 @@ UNet is widened to 8 input channels (zeros). Data-parallel like train-encoder (-
   --size N (256)        training resolution            --no-flip   no random horizontal flips
   --lpips DIR           LPIPS weights (vgg_features.safetensors + lin_vgg_v0.1.*), or BACKBONE,LIN
   --lpips-net NET (vgg) --lpips-weight X (0.05; 0 trains with the diffusion loss alone)
-  --cond-dropout P (0.05)   --grad-clip X (1.0)   --ema DECAY   keep an EMA of the weights (export uses it)
+  --cond-dropout P (0.05)   --grad-clip X (1.0, the UNet's gradient norm)
+  --ema DECAY           keep an EMA of the UNet (export and sample grids use it)
+  --beta1 X (0.9)  --beta2 X (0.999)  --eps X (1e-8)
   --sample-every N (500)    sample grid (before | after | query | output) every N steps (0: none)
   --sample-steps N (20)     --amp  (CUDA: bf16 autocast)   --seed N (0)   --workers N (2)
   --save-every N (1000)     --keep-last N (3)   --resume   --stop-after N   --log-every N (1)

@@ -24,7 +24,10 @@ data:
                       folder with manifest.jsonl, or an InstructPix2Pix dataset folder
   --format F          auto | manifest | instruct-pix2pix          --skip-bad  drop bad entries
   --heldout F         fraction held out for evaluation (0.05)     --heldout-max N (1000)
-  --resize N          the authors' pair resize before CLIP preprocessing (256)
+  --resize N          preprocess as the authors' inference instead: resize both images to N
+                      (e.g. 256), then the CLIP processor (resize, centre crop, normalise).
+                      Default: open_clip's training transform, each image resized straight to
+                      the tower's input size (bicubic, aspect not kept) and normalised
   --flip              random horizontal flips of both images      --workers N decode threads (2)
 model:
   --init DIR          HF CLIPModel folder (OpenAI CLIP, or an EditCLIP to continue from)
@@ -34,9 +37,11 @@ optimisation:
   --accum N           micro-batches per step, exact large-batch loss (1)
   --lr X (2e-6)       --lr-patch X  6-channel patch conv (2e-4)     --wd X (0.02)
   --beta1 X (0.9)     --beta2 X (0.98)     --eps X (1e-6)
-  --warmup N          warm-up steps (default min(10000, 5% of the steps))
+  --warmup N          linear warm-up steps (1, as the authors; open_clip's default is 10000)
   --schedule S        cosine | constant | constant_with_warmup (cosine)
   --grad-clip X       clip the gradient norm (off)
+  --freeze-logit-scale  keep the logit scale at its init value, as the authors' run (their
+                      optimiser held the vision tower only); default: trained
   --amp               mixed precision (bf16 autocast; CUDA, or CPUs with fast bf16)
   --seed N (0)
 run:
@@ -53,7 +58,7 @@ int cmd_train_encoder(int argc, char** argv) {
             with_run_options({"init", "tokenizer", "epochs", "steps", "batch", "accum", "lr",
                               "lr-patch", "wd", "beta1", "beta2", "eps", "warmup", "schedule",
                               "grad-clip", "resize", "heldout", "heldout-max", "eval-every"}),
-            with_run_flags({"amp", "flip"}));
+            with_run_flags({"amp", "flip", "freeze-logit-scale"}));
   if (args.has("help")) {
     std::cout << kHelp;
     return 0;
@@ -74,17 +79,19 @@ int cmd_train_encoder(int argc, char** argv) {
   o.beta1 = args.get_double("beta1", o.beta1);
   o.beta2 = args.get_double("beta2", o.beta2);
   o.eps = args.get_double("eps", o.eps);
-  o.warmup = args.get_int("warmup", -1);
+  o.warmup = args.get_int("warmup", static_cast<int>(o.warmup));
   o.schedule = args.get("schedule", o.schedule);
   o.grad_clip = args.get_double("grad-clip", 0);
   o.amp = args.has("amp");
-  o.resize = args.get_int("resize", static_cast<int>(o.resize));
+  o.freeze_logit_scale = args.has("freeze-logit-scale");
+  o.resize = args.get_int("resize", 0);
   o.flip = args.has("flip");
   o.heldout = args.get_double("heldout", o.heldout);
   o.heldout_max = args.get_int("heldout-max", static_cast<int>(o.heldout_max));
   o.eval_every = args.get_int("eval-every", 0);
   if (o.heldout < 0 || o.heldout >= 1) throw_error("--heldout must be in [0, 1)");
-  if (o.resize < 8) throw_error("--resize must be at least 8");
+  if (args.has("resize") && o.resize < 8) throw_error("--resize must be at least 8");
+  if (o.warmup < 0) throw_error("--warmup must not be negative");
 
   auto comm = run_communicator(o);
   EncoderTrainResult r = train_encoder(o, *comm);

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "engine/core/error.h"
@@ -175,18 +176,74 @@ double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
 
 bool open_clip_exclude_from_decay(const std::string& n, const at::Tensor& p) {
   auto has = [&](const char* s) { return n.find(s) != std::string::npos; };
-  return p.dim() < 2 || has("bn") || has("ln") || has("bias") || has("embedding") ||
-         has("logit_scale");
+  return p.dim() < 2 || has("bn") || has("ln") || has("bias") || has("logit_scale");
+}
+
+namespace {
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// The per-layer part of a tower's name: "layers.N.<rest>" -> "transformer.resblocks.N.<rest'>".
+std::optional<std::string> open_clip_layer_name(const std::string& rest) {
+  if (!starts_with(rest, "layers.")) return std::nullopt;
+  const size_t dot = rest.find('.', 7);
+  if (dot == std::string::npos) return std::nullopt;
+  const std::string index = rest.substr(7, dot - 7), tail = rest.substr(dot + 1);
+  static const std::pair<const char*, const char*> kMap[] = {
+      {"self_attn.q_proj.weight", "attn.in_proj_weight"},
+      {"self_attn.k_proj.weight", "attn.in_proj_weight"},
+      {"self_attn.v_proj.weight", "attn.in_proj_weight"},
+      {"self_attn.q_proj.bias", "attn.in_proj_bias"},
+      {"self_attn.k_proj.bias", "attn.in_proj_bias"},
+      {"self_attn.v_proj.bias", "attn.in_proj_bias"},
+      {"self_attn.out_proj.weight", "attn.out_proj.weight"},
+      {"self_attn.out_proj.bias", "attn.out_proj.bias"},
+      {"layer_norm1.weight", "ln_1.weight"},
+      {"layer_norm1.bias", "ln_1.bias"},
+      {"layer_norm2.weight", "ln_2.weight"},
+      {"layer_norm2.bias", "ln_2.bias"},
+      {"mlp.fc1.weight", "mlp.c_fc.weight"},
+      {"mlp.fc1.bias", "mlp.c_fc.bias"},
+      {"mlp.fc2.weight", "mlp.c_proj.weight"},
+      {"mlp.fc2.bias", "mlp.c_proj.bias"},
+  };
+  for (const auto& [hf, oc] : kMap)
+    if (tail == hf) return "transformer.resblocks." + index + "." + oc;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string open_clip_clip_name(const std::string& n) {
+  static const std::pair<const char*, const char*> kFixed[] = {
+      {"vision_model.embeddings.class_embedding", "visual.class_embedding"},
+      {"vision_model.embeddings.patch_embedding.weight", "visual.conv1.weight"},
+      {"vision_model.embeddings.position_embedding.weight", "visual.positional_embedding"},
+      {"vision_model.pre_layrnorm.weight", "visual.ln_pre.weight"},
+      {"vision_model.pre_layrnorm.bias", "visual.ln_pre.bias"},
+      {"vision_model.post_layernorm.weight", "visual.ln_post.weight"},
+      {"vision_model.post_layernorm.bias", "visual.ln_post.bias"},
+      {"visual_projection.weight", "visual.proj"},
+      {"text_model.embeddings.token_embedding.weight", "token_embedding.weight"},
+      {"text_model.embeddings.position_embedding.weight", "positional_embedding"},
+      {"text_model.final_layer_norm.weight", "ln_final.weight"},
+      {"text_model.final_layer_norm.bias", "ln_final.bias"},
+      {"text_projection.weight", "text_projection"},
+      {"logit_scale", "logit_scale"},
+  };
+  for (const auto& [hf, oc] : kFixed)
+    if (n == hf) return oc;
+  if (starts_with(n, "vision_model.encoder."))
+    if (auto l = open_clip_layer_name(n.substr(21))) return "visual." + *l;
+  if (starts_with(n, "text_model.encoder."))
+    if (auto l = open_clip_layer_name(n.substr(19))) return *l;
+  return n;
 }
 
 bool no_weight_decay_hf_clip(const std::string& n, const at::Tensor& p) {
-  // open_clip calls the patch convolution "conv1" (decayed); HF's "patch_embedding" would be
-  // caught by the "embedding" substring.
-  static const std::string patch = "patch_embedding.weight";
-  if (n.size() >= patch.size() && n.compare(n.size() - patch.size(), patch.size(), patch) == 0 &&
-      p.dim() >= 2)
-    return false;
-  return open_clip_exclude_from_decay(n, p);
+  return open_clip_exclude_from_decay(open_clip_clip_name(n), p);
 }
 
 std::vector<ParamGroup> make_param_groups(const NamedParams& params, const GroupRule& default_rule,

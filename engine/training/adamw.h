@@ -74,17 +74,19 @@ class AdamW {
 // Parameters without grads are ignored. Returns the total norm before clipping (0 when no grads).
 double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
 
-// open_clip's rule (main.py): exclude = p.ndim < 2 or "bn" in n or "ln" in n or "bias" in n or
-// "embedding" in n or "logit_scale" in n. HF CLIP norms (layer_norm1/2, pre_layrnorm,
-// post_layernorm) are 1-D, so ndim < 2 excludes them; HF names containing "embedding"
-// (class_embedding, patch_embedding.weight!, position_embedding, token_embedding) are excluded by
-// the name rule exactly as in open_clip over its own names (conv1, class_embedding,
-// positional_embedding, ...). Note that the HF patch conv "embeddings.patch_embedding.weight" is
-// therefore NOT decayed, whereas open_clip's "visual.conv1.weight" is. open_clip_exclude_from_decay
-// is the literal rule; no_weight_decay_hf_clip maps HF names so the decision equals open_clip's
-// for the same parameter (patch conv decayed, embeddings / norms / biases / logit scale not).
+// open_clip's rule as the EditCLIP authors ran it (open_clip_train/main.py): exclude = p.ndim < 2
+// or "bn" in n or "ln" in n or "bias" in n or "logit_scale" in n, over open_clip's parameter names.
+// open_clip_exclude_from_decay is that literal rule. no_weight_decay_hf_clip takes an HF
+// CLIPModel name, maps it to open_clip's name for the same tensor (open_clip_clip_name) and
+// applies the rule, so the decision is open_clip's: class_embedding (1-D), norms, biases and the
+// logit scale are not decayed; the patch conv (conv1.weight), the position embedding
+// (positional_embedding, 2-D) and every other matrix are.
 bool open_clip_exclude_from_decay(const std::string& name, const at::Tensor& param);
 bool no_weight_decay_hf_clip(const std::string& name, const at::Tensor& param);
+// open_clip's name for an HF CLIPModel parameter ("vision_model.embeddings.patch_embedding.weight"
+// -> "visual.conv1.weight", "...self_attn.q_proj.weight" -> "...attn.in_proj_weight", ...); names
+// it does not know come back unchanged.
+std::string open_clip_clip_name(const std::string& hf_name);
 
 // Builds groups from named parameters (only those with requires_grad). Each parameter goes to the
 // first rule whose `match` accepts it (or the default rule when none does); each rule yields up

@@ -76,7 +76,8 @@ namespace {
 struct Pending {
   LoaderPosition position;
   std::vector<int64_t> indices;
-  std::vector<at::Tensor> input, edited;  // [3,S,S] float each
+  std::vector<at::Tensor> input, edited;  // [3,S,S] float each (keep_images)
+  std::vector<at::Tensor> pixels;         // pair_pixels of each sample
   size_t remaining = 0;
   std::exception_ptr error;
 };
@@ -156,8 +157,17 @@ struct EditDataLoader::Impl {
     const int64_t index = b.indices[slot];
     const EditSample s = load_edit_sample(items[static_cast<size_t>(index)], opt.transform,
                                           opt.seed, b.position.epoch, index);
-    b.input[slot] = to_unit_float(s.input_u8);
-    b.edited[slot] = to_unit_float(s.edited_u8);
+    if (opt.keep_images) {
+      b.input[slot] = to_unit_float(s.input_u8);
+      b.edited[slot] = to_unit_float(s.edited_u8);
+    }
+    if (opt.pair_pixels) {
+      at::Tensor px = opt.pair_pixels(s.input_u8, s.edited_u8);
+      if (!px.defined())
+        throw_error("data loader: the model-input function returned no tensor for ",
+                    items[static_cast<size_t>(index)].origin);
+      b.pixels[slot] = std::move(px);
+    }
   }
 
   std::shared_ptr<Pending> make_pending(const LoaderPosition& p) const {
@@ -166,6 +176,7 @@ struct EditDataLoader::Impl {
     b->indices = local_indices(p);
     b->input.resize(b->indices.size());
     b->edited.resize(b->indices.size());
+    b->pixels.resize(b->indices.size());
     b->remaining = b->indices.size();
     return b;
   }
@@ -207,12 +218,17 @@ struct EditDataLoader::Impl {
     out.indices = b.indices;
     const int64_t s = opt.transform.output_size();
     if (b.indices.empty()) {
-      out.input = at::empty({0, 3, s, s}, at::kFloat);
-      out.edited = at::empty({0, 3, s, s}, at::kFloat);
+      if (opt.keep_images) {
+        out.input = at::empty({0, 3, s, s}, at::kFloat);
+        out.edited = at::empty({0, 3, s, s}, at::kFloat);
+      }
       return out;
     }
-    out.input = at::stack(b.input, 0);
-    out.edited = at::stack(b.edited, 0);
+    if (opt.keep_images) {
+      out.input = at::stack(b.input, 0);
+      out.edited = at::stack(b.edited, 0);
+    }
+    if (opt.pair_pixels) out.pair_pixels = at::stack(b.pixels, 0);
     for (int64_t i : b.indices)
       out.instructions.push_back(items[static_cast<size_t>(i)].instruction);
     return out;

@@ -7,12 +7,15 @@
 //  - rank r of world_size W reads the contiguous slice [r*B, (r+1)*B) of each global batch, B =
 //    G / W, so the ranks' batches concatenated in rank order are the single-process batch;
 //  - every random augmentation draw of a sample comes from hash(seed, epoch, dataset index), so a
-//    batch is bit-identical whatever the thread count or timing, and after seek(position).
+//    batch is bit-identical whatever the thread count or timing, and after seek(position);
+//  - the optional model-input hook (LoaderOptions::pair_pixels) is a pure per-sample function of
+//    the transformed images, run on the same workers, so it keeps that property.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -56,6 +59,13 @@ EditSample transform_edit_sample(const at::Tensor& input_u8, const at::Tensor& e
                                  const SampleTransform& transform, uint64_t seed, int64_t epoch,
                                  int64_t index);
 
+// Model input of one sample, computed on the loader's workers so that the training thread (and
+// the GPU) never waits on it: the transformed (input, edited) uint8 [S,S,3] images -> a float
+// tensor of the same shape for every sample (e.g. the [6,H,W] CLIP pixels of the pair). Must be a
+// pure function of its arguments and safe to call from several threads at once.
+using PairPixelsFn =
+    std::function<at::Tensor(const at::Tensor& input_u8, const at::Tensor& edited_u8)>;
+
 struct LoaderOptions {
   int64_t global_batch = 1;  // across all ranks; must be divisible by world_size
   int rank = 0, world_size = 1;
@@ -64,14 +74,19 @@ struct LoaderOptions {
   bool drop_last = true;  // false (evaluation): the last global batch may be short, and then
                           // split as evenly as possible across ranks (some may get 0 samples)
   SampleTransform transform;
-  int threads = 2;   // decoding threads; 0 decodes synchronously inside next()
-  int prefetch = 2;  // batches prepared ahead of the one being consumed (>= 1)
+  PairPixelsFn pair_pixels;  // optional: fills EditBatch::pair_pixels
+  bool keep_images = true;   // false: EditBatch::input / edited are left undefined (only
+                             // pair_pixels is used)
+  int threads = 2;           // decoding threads; 0 decodes synchronously inside next()
+  int prefetch = 2;          // batches prepared ahead of the one being consumed (>= 1)
 };
 
 // A rank's share of one global batch.
 struct EditBatch {
   at::Tensor input;   // [B,3,S,S] float32 = u8 / 255 exactly (round(x * 255) gives the uint8 back)
   at::Tensor edited;  // [B,3,S,S] float32, same
+  at::Tensor pair_pixels;  // [B,...] LoaderOptions::pair_pixels of each sample, stacked (undefined
+                           // without it or for an empty batch)
   std::vector<std::string> instructions;  // B
   std::vector<int64_t> indices;           // B dataset indices
   LoaderPosition position;                // which batch this is

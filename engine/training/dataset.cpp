@@ -5,6 +5,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -94,6 +95,11 @@ std::vector<Declared> read_manifest(const std::string& file) {
       d.triplet.instruction = ins_v->get<std::string>();
       if (d.triplet.instruction.find_first_not_of(" \t\r\n") == std::string::npos)
         d.problem = "empty instruction";
+      auto g = obj.find("group");
+      if (g != obj.end() && !g->is_null())
+        d.triplet.group = "group:" + (g->is_string() ? g->get<std::string>() : g->dump());
+      else
+        d.triplet.group = "pair:" + d.triplet.input_path + "\n" + d.triplet.instruction;
     }
     out.push_back(std::move(d));
   }
@@ -152,6 +158,7 @@ void add_prompt_folder(const fs::path& folder, const std::vector<std::string>& s
     d.triplet.input_path = pair_file(folder, seed, 0);
     d.triplet.edited_path = pair_file(folder, seed, 1);
     d.triplet.instruction = edit;
+    d.triplet.group = "prompt:" + folder.lexically_normal().string();
     d.problem = problem;
     out->push_back(std::move(d));
   }
@@ -246,11 +253,20 @@ std::vector<Declared> read_ip2p(const fs::path& root) {
   return out;
 }
 
+// The first `max_listed` problems this process found; those of other shards are only counted
+// (their shard prints them).
 std::string format_problems(const std::vector<DatasetProblem>& problems, size_t max_listed) {
   std::string s;
-  for (size_t i = 0; i < problems.size() && i < max_listed; ++i)
-    s += (i ? "; " : "") + problems[i].where + ": " + problems[i].what;
-  if (problems.size() > max_listed) s += concat("; and ", problems.size() - max_listed, " more");
+  size_t listed = 0, local = 0;
+  for (const DatasetProblem& p : problems) {
+    if (!p.local) continue;
+    ++local;
+    if (listed < max_listed) s += (listed++ ? "; " : "") + p.where + ": " + p.what;
+  }
+  if (local > listed) s += concat("; and ", local - listed, " more");
+  if (problems.size() > local)
+    s += concat(s.empty() ? "" : "; ", problems.size() - local,
+                " found by the other ranks (listed in their messages)");
   return s;
 }
 
@@ -375,10 +391,42 @@ EditDataset EditDataset::load(const std::string& path, const DatasetOptions& opt
       candidate_pos.push_back(i);
     }
   }
-  std::vector<bool> bad;
-  const std::vector<DatasetProblem> file_problems = validate_triplets(candidates, options, &bad);
-  for (size_t c = 0, f = 0; c < candidates.size(); ++c)
-    if (bad[c]) problem[candidate_pos[c]] = file_problems[f++].what;
+  // Each shard checks the files of its own candidates; the flags are then combined so that every
+  // shard drops the same entries.
+  const int shards = std::max(options.shard_count, 1);
+  if (options.shard_rank < 0 || options.shard_rank >= shards)
+    throw_error("dataset ", path, ": shard ", options.shard_rank, " of ", shards);
+  if (shards > 1 && !options.combine)
+    throw_error("dataset ", path, ": sharded validation needs a combine function");
+  std::vector<size_t> mine;
+  std::vector<EditTriplet> checked;
+  for (size_t c = 0; c < candidates.size(); ++c)
+    if (static_cast<int>(c % static_cast<size_t>(shards)) == options.shard_rank) {
+      mine.push_back(c);
+      checked.push_back(candidates[c]);
+    }
+  std::vector<bool> bad_mine;
+  const std::vector<DatasetProblem> file_problems = validate_triplets(checked, options, &bad_mine);
+  std::vector<uint8_t> bad(candidates.size(), 0);
+  for (size_t m = 0, f = 0; m < mine.size(); ++m)
+    if (bad_mine[m]) {
+      bad[mine[m]] = 1;
+      problem[candidate_pos[mine[m]]] = file_problems[f++].what;
+    }
+  if (shards > 1) {
+    options.combine(bad);
+    if (bad.size() != candidates.size())
+      throw_error("dataset ", path, ": the combined bad-entry flags have the wrong size");
+  }
+  // Problems found by another shard: flagged, described there.
+  std::vector<bool> remote(declared.size(), false);
+  for (size_t c = 0; c < candidates.size(); ++c)
+    if (bad[c] && problem[candidate_pos[c]].empty()) {
+      problem[candidate_pos[c]] = "bad (reported by another rank)";
+      remote[candidate_pos[c]] = true;
+    }
+  for (size_t i = 0; i < declared.size(); ++i)
+    if (!declared[i].problem.empty() && options.shard_rank != 0) remote[i] = true;
 
   EditDataset ds;
   ds.origin_ = path;
@@ -388,7 +436,7 @@ EditDataset EditDataset::load(const std::string& path, const DatasetOptions& opt
     if (problem[i].empty())
       ds.items_.push_back(std::move(declared[i].triplet));
     else
-      ds.report_.problems.push_back({declared[i].triplet.origin, problem[i]});
+      ds.report_.problems.push_back({declared[i].triplet.origin, problem[i], !remote[i]});
   }
   ds.report_.kept = ds.items_.size();
 
@@ -404,17 +452,41 @@ EditDataset EditDataset::load(const std::string& path, const DatasetOptions& opt
   return ds;
 }
 
-std::pair<EditDataset, EditDataset> EditDataset::split(double heldout_fraction,
-                                                       uint64_t seed) const {
+std::pair<EditDataset, EditDataset> EditDataset::split(double heldout_fraction, uint64_t seed,
+                                                       size_t max_heldout) const {
   if (!(heldout_fraction >= 0.0 && heldout_fraction < 1.0))
     throw_error("held-out fraction must be in [0, 1), got ", heldout_fraction);
   const int64_t n = static_cast<int64_t>(items_.size());
   int64_t k = static_cast<int64_t>(std::llround(heldout_fraction * static_cast<double>(n)));
   if (heldout_fraction > 0 && n >= 2) k = std::max<int64_t>(k, 1);
   k = std::min<int64_t>(k, std::max<int64_t>(n - 1, 0));
-  const std::vector<int64_t> perm = det_permutation(n, hash_key({seed, 0x5b117ULL}));
+  const int64_t cap = max_heldout > 0 ? static_cast<int64_t>(max_heldout) : n;
+  k = std::min(k, cap);
+  // Groups in order of first appearance (an item without a group is its own), so that with
+  // singleton groups the draw is the permutation of the items.
+  std::vector<std::vector<size_t>> groups;
+  std::map<std::string, size_t> group_of;
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string& g = items_[static_cast<size_t>(i)].group;
+    if (g.empty()) {
+      groups.push_back({static_cast<size_t>(i)});
+      continue;
+    }
+    auto [it, fresh] = group_of.emplace(g, groups.size());
+    if (fresh) groups.emplace_back();
+    groups[it->second].push_back(static_cast<size_t>(i));
+  }
+  const std::vector<int64_t> perm =
+      det_permutation(static_cast<int64_t>(groups.size()), hash_key({seed, 0x5b117ULL}));
   std::vector<bool> held(static_cast<size_t>(n), false);
-  for (int64_t i = 0; i < k; ++i) held[static_cast<size_t>(perm[static_cast<size_t>(i)])] = true;
+  int64_t count = 0;
+  for (size_t j = 0; j < perm.size() && count < k; ++j) {
+    const std::vector<size_t>& g = groups[static_cast<size_t>(perm[j])];
+    const int64_t size = static_cast<int64_t>(g.size());
+    if (count + size > cap || count + size >= n) continue;
+    for (size_t i : g) held[i] = true;
+    count += size;
+  }
   std::vector<size_t> a, b;
   for (int64_t i = 0; i < n; ++i) (held[static_cast<size_t>(i)] ? b : a).push_back(i);
   return {subset(a), subset(b)};

@@ -6,7 +6,9 @@
 //      edited image: "edited", "edited_image", "output_image", "target", "target_image"
 //      instruction:  "instruction", "edit", "edit_prompt", "prompt", "text"
 //    Relative paths are relative to the manifest's folder. Blank lines are ignored. `--data` may
-//    name the .jsonl file or a folder holding `manifest.jsonl`.
+//    name the .jsonl file or a folder holding `manifest.jsonl`. An optional "group" (string or
+//    number) names the held-out split unit (e.g. the prompt a pair was generated from); without
+//    it, entries with the same input image and instruction form a group.
 //  - InstructPix2Pix (timbrooks/instruct-pix2pix, generate_img_dataset.py): a root folder with one
 //    folder per prompt holding `prompt.json` ({"input": caption, "edit": instruction, "output":
 //    edited caption}; only "edit" is used) and image pairs `<seed>_0.jpg` (input) /
@@ -15,7 +17,7 @@
 //    found by scanning (up to two levels deep, e.g. shard folders) and every `<seed>_0.*` with a
 //    matching `<seed>_1.*` (.jpg, .jpeg, .png, .webp) is a pair. Unlike edit_dataset.py, which
 //    draws one random seed per prompt per access, every pair is its own triplet here, so an epoch
-//    is deterministic.
+//    is deterministic. All pairs of one prompt folder are one group of the held-out split.
 #pragma once
 
 #include <cstddef>
@@ -32,6 +34,10 @@ struct EditTriplet {
   std::string edited_path;
   std::string instruction;
   std::string origin;  // where it was declared, for messages: "data.jsonl:12" or a prompt folder
+  // The unit of the held-out split: entries with the same group land on the same side, so that
+  // near-duplicates (the seeds of one InstructPix2Pix prompt) do not inflate held-out retrieval.
+  // Empty: a group of its own.
+  std::string group;
 };
 
 enum class DatasetFormat { Auto, Manifest, InstructPix2Pix };
@@ -53,11 +59,21 @@ struct DatasetOptions {
   // Progress of the validation, (triplets checked, total); called from the worker threads, one
   // call at a time.
   std::function<void(size_t, size_t)> progress;
+  // Sharded validation (data-parallel runs): this process checks the files of the entries i with
+  // i % shard_count == shard_rank only; `combine` (required when shard_count > 1) must turn the
+  // per-entry bad flags (1 = bad, 0 = good or not checked here) into their OR over all shards,
+  // in place, on every shard (e.g. an all-reduce), so that every process keeps the same entries.
+  int shard_rank = 0, shard_count = 1;
+  std::function<void(std::vector<uint8_t>& bad)> combine;
 };
 
 struct DatasetProblem {
   std::string where;  // "data.jsonl:12", "data/0000123 (seed 45)", ...
   std::string what;   // "data/a.png: no such file", "missing key \"instruction\"", ...
+  // Found by this process. false: found by another shard of a sharded validation, which reports
+  // it (`what` then only says so). Problems of the declaration itself (bad JSON, missing keys)
+  // are local to shard 0.
+  bool local = true;
 };
 
 struct DatasetReport {
@@ -84,10 +100,14 @@ class EditDataset {
   const std::string& origin() const { return origin_; }
   const DatasetReport& report() const { return report_; }
 
-  // Deterministic held-out split: a permutation from `seed` picks round(fraction * size) items
-  // (at least 1 when fraction > 0 and size >= 2, and never all of them) for the second half.
-  // Both halves keep the original order. Returns {train, heldout}.
-  std::pair<EditDataset, EditDataset> split(double heldout_fraction, uint64_t seed) const;
+  // Deterministic held-out split by group (EditTriplet::group): the target is k =
+  // round(fraction * size) items (at least 1 when fraction > 0 and size >= 2), at most
+  // `max_heldout` (> 0). Whole groups are taken in an order drawn from `seed` until k items are
+  // held out; a group that would exceed max_heldout or leave no training item is passed over.
+  // Every item is in exactly one half (train + heldout == size); both keep the original order.
+  // With singleton groups exactly min(k, max_heldout) items are held out. Returns {train, heldout}.
+  std::pair<EditDataset, EditDataset> split(double heldout_fraction, uint64_t seed,
+                                            size_t max_heldout = 0) const;
   // The subset at the given indices (in that order).
   EditDataset subset(const std::vector<size_t>& indices) const;
 

@@ -1,7 +1,5 @@
 #include "engine/training/editor_trainer.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -119,7 +117,7 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
                   "unet/, vae/ and scheduler/)");
 
   // Data; two pairs are held out for the sample grids when the dataset is large enough.
-  EditDataset all = load_training_data(opt, main && !opt.quiet);
+  EditDataset all = load_training_data(opt, comm);
   EditDataset train = all, shown;
   if (all.size() >= 8) std::tie(train, shown) = all.split(2.0 / all.size(), opt.seed);
   if (shown.empty()) shown = all.subset({0});
@@ -142,11 +140,15 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
   const int64_t latent = opt.size / factor;
   const int64_t T = noise_scheduler.num_train_timesteps();
 
-  NamedParams trained;
-  for (auto& [n, p] : unet.params) trained.emplace_back("unet." + n, p);
+  NamedParams trained, unet_params;
+  for (auto& [n, p] : unet.params) unet_params.emplace_back("unet." + n, p);
+  trained = unet_params;
   for (auto& [n, p] : proj.params) trained.emplace_back("image_proj." + n, p);
   for (auto& [n, p] : trained) p.requires_grad_(true);
   TensorMap trained_map(trained.begin(), trained.end());
+  // The authors clip unet.parameters() only and keep an EMA of the UNet only.
+  std::vector<at::Tensor> clipped;
+  for (auto& [n, p] : unet_params) clipped.push_back(p);
 
   GroupHyper hyper;
   hyper.weight_decay = opt.weight_decay;
@@ -158,21 +160,29 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
   LrSchedule schedule;  // constant, as the authors
   schedule.total_steps = opt.steps;
 
-  EditDataLoader loader(train, training_loader_options(opt, comm, opt.batch, opt.size, opt.flip));
+  // The CLIP pixels of each pair (Pillow-exact resampling) are computed on the loader's workers.
+  EditDataLoader loader(
+      train, training_loader_options(opt, comm, opt.batch, opt.size, opt.flip,
+                                     editor_train_pair_pixels(encoder->processor(), opt.size)));
 
   Ema ema;
   ema.decay = opt.ema;
-  if (opt.ema > 0) ema.init(trained);
+  if (opt.ema > 0) ema.init(unet_params);
 
   CheckpointManager checkpoints(opt.out, opt.keep_last);
   nlohmann::json config = opt.to_json();
   config["world_size"] = W;
+  std::vector<std::string> resume_keys = {
+      "editclip",     "init",         "data",  "batch", "world_size", "seed",  "lr",
+      "weight_decay", "beta1",        "beta2", "eps",   "size",       "lpips", "lpips_net",
+      "lpips_weight", "cond_dropout", "ema",   "flip",  "grad_clip",  "amp",   "steps"};
+  if (opt.ema > 0) {
+    // Checkpoints of earlier versions kept an EMA of the ImageProj too.
+    config["ema_scope"] = "unet";
+    resume_keys.push_back("ema_scope");
+  }
   int64_t start = 0;
-  if (auto resume = find_resume_point(
-          checkpoints, opt, config,
-          {"editclip", "init", "data", "batch", "world_size", "seed", "lr", "weight_decay", "size",
-           "lpips_weight", "cond_dropout", "ema", "flip", "grad_clip", "amp", "steps"},
-          main && !opt.quiet)) {
+  if (auto resume = find_resume_point(checkpoints, opt, config, resume_keys, main && !opt.quiet)) {
     Checkpoint& ck = resume->checkpoint;
     copy_params(trained_map, ck.tensors.at("model"), resume->path);
     optimizer.load_state(ck.tensors.at("optimizer"), ck.optimizer);
@@ -184,7 +194,7 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
     start = ck.step;
   }
   broadcast_parameters(comm, trained);
-  if (opt.ema > 0 && start == 0) ema.init(trained);
+  if (opt.ema > 0 && start == 0) ema.init(unet_params);
 
   EditorTrainResult result;
   std::optional<MetricsLog> log;
@@ -208,15 +218,15 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
     log.emplace(run_metrics_path(opt.out), opt.resume ? start : -1);
   }
 
-  // Sample grids: [before | after | query | output] of fixed held-out pairs, with the EMA
-  // weights when EMA is on.
+  // Sample grids: [before | after | query | output] of fixed held-out pairs, with the EMA UNet
+  // when EMA is on (as the authors' validation).
   auto sample = [&](int64_t step) {
     if (!main || opt.sample_every <= 0) return;
     TensorMap backup;
     if (opt.ema > 0) {
       at::NoGradGuard no_grad;
-      for (auto& [n, p] : trained) backup[n] = p.detach().clone();
-      copy_params(trained_map, ema.shadow, "EMA");
+      for (auto& [n, p] : unet_params) backup[n] = p.detach().clone();
+      copy_params(trained_map, ema.shadow, "EMA", /*require_all=*/false);
     }
     const std::string cls = scheduler_class_for_sampling(sched_path);
     ExemplarEditor editor(unet.model, vae, SchedulerConfig::from_file(sched_path, cls), proj.model,
@@ -240,7 +250,7 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
     const std::string path = (dir / name).string();
     save_image(path, at::cat({before, after, query, out.to(at::kCPU)}, 1));
     result.samples.push_back(path);
-    if (opt.ema > 0) copy_params(trained_map, backup, "backup");
+    if (opt.ema > 0) copy_params(trained_map, backup, "backup", /*require_all=*/false);
   };
   auto save = [&](int64_t step) {
     if (main) {
@@ -278,15 +288,7 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
     const double lr = schedule.apply(optimizer, step);
     EditBatch batch = loader.next();
     EditorBatch eb;
-    std::vector<at::Tensor> clip_px(static_cast<size_t>(B)), vae_noise, noise, t, p;
-    // The CLIP pixels (Pillow-exact resampling) on the intra-op threads; per sample, so the
-    // result does not depend on the thread count.
-    at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        clip_px[static_cast<size_t>(i)] =
-            editclip_pair_pixels_train(encoder->processor(), to_u8_hwc(batch.input[i]),
-                                       to_u8_hwc(batch.edited[i]), opt.size, opt.size);
-    });
+    std::vector<at::Tensor> vae_noise, noise, t, p;
     for (int64_t i = 0; i < B; ++i) {
       at::Generator g = sample_generator(opt.seed, step, rank * B + i);
       t.push_back(at::randint(0, T, {1}, g, at::TensorOptions().dtype(at::kLong)));
@@ -295,7 +297,7 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
           at::randn({1, 4, latent, latent}, g, at::TensorOptions().dtype(at::kFloat)));
       noise.push_back(at::randn({1, 4, latent, latent}, g, at::TensorOptions().dtype(at::kFloat)));
     }
-    eb.clip_pixel_values = at::cat(clip_px, 0).to(device);
+    eb.clip_pixel_values = batch.pair_pixels.to(device);
     eb.original_pixel_values = (batch.input * 2 - 1).to(device);
     eb.edited_pixel_values = (batch.edited * 2 - 1).to(device);
     eb.vae_sample_noise = at::cat(vae_noise, 0).to(device);
@@ -309,10 +311,10 @@ EditorTrainResult train_editor(const EditorTrainOptions& opt, Communicator& comm
     }
     l.loss.backward();
     all_reduce_gradients(comm, trained, 1.0 / W);
-    if (opt.grad_clip > 0) clip_grad_norm(optimizer.parameters(), opt.grad_clip);
+    if (opt.grad_clip > 0) clip_grad_norm(clipped, opt.grad_clip);
     optimizer.step();
     optimizer.zero_grad();
-    if (opt.ema > 0) ema.update(trained);
+    if (opt.ema > 0) ema.update(unet_params);
     ++step;
     ++run_steps;
     // Every rank's loss is its local mean; the logged value is the global mean.

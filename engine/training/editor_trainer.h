@@ -29,13 +29,14 @@ struct EditorTrainOptions : TrainRunOptions {
   int64_t batch = 64;  // per rank
   double lr = 5e-5;
   double weight_decay = 1e-2, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // diffusers' defaults
-  double grad_clip = 1.0;
-  int64_t size = 256;  // training resolution (images resized to size x size)
+  double grad_clip = 1.0;  // max global norm of the UNet's gradients (not the ImageProj's)
+  int64_t size = 256;      // training resolution (images resized to size x size)
   double lpips_weight = 0.05;
   std::string lpips;  // LPIPS folder (Lpips::load) or "BACKBONE,LIN" files
   std::string lpips_net = "vgg";
   double cond_dropout = 0.05;
-  double ema = 0;  // > 0: EMA decay of the trained weights (diffusers' EMAModel warm-up rule)
+  double ema = 0;  // > 0: EMA decay of the UNet (diffusers' EMAModel warm-up rule); the
+                   // ImageProj has none, as in the authors' script
   bool flip = true;
   bool amp = false;  // CUDA: bf16 autocast
 

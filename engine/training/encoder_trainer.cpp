@@ -1,7 +1,5 @@
 #include "engine/training/encoder_trainer.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -13,7 +11,6 @@
 #include "engine/core/error.h"
 #include "engine/core/runtime.h"
 #include "engine/core/torch_compat_autocast.h"
-#include "engine/image/editclip_preprocess.h"
 #include "engine/pipelines/edit_encoder.h"
 #include "engine/training/adamw.h"
 #include "engine/training/checkpoint.h"
@@ -47,6 +44,7 @@ nlohmann::json EncoderTrainOptions::to_json() const {
                       {"schedule", schedule},
                       {"grad_clip", grad_clip},
                       {"amp", amp},
+                      {"freeze_logit_scale", freeze_logit_scale},
                       {"resize", resize},
                       {"flip", flip},
                       {"heldout", heldout},
@@ -90,20 +88,6 @@ at::Tensor l2_normalize(const at::Tensor& x) {
   return f / f.norm(2, {-1}, true).clamp_min(1e-12);
 }
 
-// The authors' inference preprocessing of each pair of a loader batch -> [B, 6, S', S'].
-at::Tensor batch_pair_pixels(const ClipImageProcessor& processor, const EditBatch& batch,
-                             int64_t resize) {
-  // Pillow-exact resampling is CPU work per image: spread over the intra-op threads so that a
-  // GPU step does not wait on it (each sample is independent, so the result is the same).
-  std::vector<at::Tensor> out(static_cast<size_t>(batch.size()));
-  at::parallel_for(0, batch.size(), 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      out[static_cast<size_t>(i)] = editclip_pair_pixels(
-          processor, to_u8_hwc(batch.input[i]), to_u8_hwc(batch.edited[i]), resize, resize);
-  });
-  return at::cat(out, 0);
-}
-
 struct EncoderSetup {
   const EncoderTrainOptions& opt;
   at::Device device;
@@ -111,6 +95,15 @@ struct EncoderSetup {
   ClipTokenizer tokenizer;
   ClipImageProcessor processor;
   bool amp;
+
+  // Images the loader resizes to, and the vision-tower input it computes on its workers.
+  int64_t loader_size() const {
+    return opt.resize > 0 ? opt.resize : clip.config.vision.image_size;
+  }
+  PairPixelsFn pair_pixels() const {
+    return opt.resize > 0 ? inference_pair_pixels(processor, opt.resize)
+                          : open_clip_train_pair_pixels(processor);
+  }
 
   at::Tensor image_features(const at::Tensor& pixels) const {
     compat::AutocastGuard autocast(device.type(), at::kBFloat16, amp);
@@ -152,15 +145,17 @@ class Evaluator {
     lo.global_batch = std::min<int64_t>(std::max<int64_t>(s_.opt.batch, 1), data_.size());
     lo.shuffle = false;
     lo.drop_last = false;
-    lo.transform.resize = s_.opt.resize;
+    lo.transform.resize = s_.loader_size();
     lo.transform.random_flip = false;
+    lo.pair_pixels = s_.pair_pixels();
+    lo.keep_images = false;
     lo.threads = s_.opt.workers;
     EditDataLoader loader(data_, lo);
     std::vector<at::Tensor> feats;
     std::vector<int64_t> target;
     for (int64_t b = 0; b < loader.steps_per_epoch(); ++b) {
       EditBatch batch = loader.next();
-      feats.push_back(s_.image_features(batch_pair_pixels(s_.processor, batch, s_.opt.resize)));
+      feats.push_back(s_.image_features(batch.pair_pixels));
       for (int64_t idx : batch.indices)
         target.push_back(
             static_cast<int64_t>(index_.at(data_[static_cast<size_t>(idx)].instruction)));
@@ -181,9 +176,11 @@ class Evaluator {
     e.chance_top1 = 1.0 / static_cast<double>(e.instructions);
     e.chance_top5 = std::min<double>(5, e.instructions) / static_cast<double>(e.instructions);
     e.ec2t_matched = own.mean().item<double>();
-    // Shuffled: each pair against the instruction of the next held-out pair (a fixed derangement).
-    at::Tensor other = tgt.roll(1);
-    e.ec2t_shuffled = sims.gather(1, other.unsqueeze(1)).mean().item<double>();
+    // Shuffled: each pair against a different instruction, so that no "shuffled" pair is a
+    // matched one.
+    const at::Tensor oth =
+        at::tensor(other_instruction_targets(target), at::kLong).to(img.device());
+    e.ec2t_shuffled = sims.gather(1, oth.unsqueeze(1)).mean().item<double>();
     return e;
   }
 
@@ -208,6 +205,26 @@ std::string eval_line(const RetrievalEval& e) {
 
 }  // namespace
 
+std::vector<int64_t> other_instruction_targets(const std::vector<int64_t>& targets) {
+  const size_t n = targets.size();
+  std::vector<int64_t> other(targets);
+  // From the end backwards, the next differing instruction after i is either i+1's instruction
+  // (when it differs) or the one found for i+1; a first pass around the cycle seeds the last.
+  if (n == 0) return other;
+  std::vector<int64_t> next_diff(n, -1);
+  for (size_t round = 0; round < 2; ++round)
+    for (size_t k = n; k-- > 0;) {
+      const size_t j = (k + 1) % n;
+      if (targets[j] != targets[k])
+        next_diff[k] = targets[j];
+      else if (next_diff[k] < 0)
+        next_diff[k] = next_diff[j];
+    }
+  for (size_t i = 0; i < n; ++i)
+    if (next_diff[i] >= 0) other[i] = next_diff[i];
+  return other;
+}
+
 EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& comm) {
   if (opt.batch < 1 || opt.accum < 1) throw_error("--batch and --accum must be at least 1");
   if (opt.out.empty()) throw_error("--out: the run folder is required");
@@ -217,17 +234,13 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
   const int W = comm.world_size(), rank = comm.rank();
   ProgressLine progress(main && !opt.quiet, 1, 0);
 
-  // Data: validated up front on every rank (each reads the same manifest; problems are reported
-  // by rank 0).
-  EditDataset all = load_training_data(opt, main && !opt.quiet);
+  // Data: validated up front, the file checks sharded across the ranks. The held-out split
+  // keeps the pairs of one prompt together and gives what --heldout-max cuts back to training.
+  EditDataset all = load_training_data(opt, comm);
   EditDataset train = all, heldout;
   if (opt.heldout > 0 && all.size() >= 2)
-    std::tie(train, heldout) = all.split(opt.heldout, opt.seed);
-  if (opt.heldout_max > 0 && heldout.size() > static_cast<size_t>(opt.heldout_max)) {
-    std::vector<size_t> keep(static_cast<size_t>(opt.heldout_max));
-    for (size_t i = 0; i < keep.size(); ++i) keep[i] = i;
-    heldout = heldout.subset(keep);
-  }
+    std::tie(train, heldout) = all.split(
+        opt.heldout, opt.seed, static_cast<size_t>(std::max<int64_t>(opt.heldout_max, 0)));
 
   // Model.
   EncoderSetup s{opt,
@@ -240,7 +253,8 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
   NamedParams trained;
   for (auto& [name, p] : s.clip.params) {
     const bool train_it = name.rfind("vision_model.", 0) == 0 ||
-                          name == "visual_projection.weight" || name == "logit_scale";
+                          name == "visual_projection.weight" ||
+                          (name == "logit_scale" && !opt.freeze_logit_scale);
     p.requires_grad_(train_it);
     if (train_it) trained.emplace_back(name, p);
   }
@@ -256,7 +270,10 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
   hyper.eps = opt.eps;
   AdamW optimizer(make_param_groups(trained, rest, {patch}, hyper));
 
-  EditDataLoader loader(train, training_loader_options(opt, comm, opt.batch, opt.resize, opt.flip));
+  LoaderOptions lo =
+      training_loader_options(opt, comm, opt.batch, s.loader_size(), opt.flip, s.pair_pixels());
+  lo.keep_images = false;
+  EditDataLoader loader(train, lo);
   const int64_t per_epoch = loader.steps_per_epoch() / opt.accum;
   if (per_epoch < 1 && opt.steps <= 0)
     throw_error(opt.data, ": ", train.size(), " training pairs are fewer than one step needs (",
@@ -266,10 +283,13 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
   LrSchedule schedule;
   schedule.kind = parse_lr_schedule(opt.schedule);
   schedule.total_steps = total;
-  schedule.warmup_steps = opt.warmup >= 0 ? opt.warmup : std::min<int64_t>(10000, total / 20);
-  if (schedule.kind == LrScheduleKind::Cosine && schedule.warmup_steps >= total)
-    throw_error("--warmup ", schedule.warmup_steps, " must be below the number of steps (", total,
-                ")");
+  schedule.warmup_steps = opt.warmup;
+  if (opt.warmup < 0) throw_error("--warmup must not be negative");
+  // open_clip accepts warmup == total (the whole run warms up); beyond it the peak is never
+  // reached, which is almost certainly not what was meant.
+  if (schedule.kind != LrScheduleKind::Constant && schedule.warmup_steps > total)
+    throw_error("--warmup ", schedule.warmup_steps, " exceeds the number of steps (", total,
+                "); lower it");
   const int64_t eval_every = opt.eval_every > 0 ? opt.eval_every : std::max<int64_t>(per_epoch, 1);
 
   // Run folder and resume.
@@ -280,11 +300,19 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
   config["warmup_steps"] = schedule.warmup_steps;
   int64_t start = 0;
   EncoderTrainResult result;
-  if (auto resume = find_resume_point(
-          checkpoints, opt, config,
-          {"init", "data", "batch", "accum", "world_size", "seed", "lr", "lr_patch", "weight_decay",
-           "total_steps", "warmup_steps", "schedule", "resize", "flip", "heldout", "amp"},
-          main && !opt.quiet)) {
+  if (auto resume =
+          find_resume_point(checkpoints, opt, config, {"init",         "data",
+                                                       "batch",        "accum",
+                                                       "world_size",   "seed",
+                                                       "lr",           "lr_patch",
+                                                       "weight_decay", "beta1",
+                                                       "beta2",        "eps",
+                                                       "grad_clip",    "total_steps",
+                                                       "warmup_steps", "schedule",
+                                                       "resize",       "flip",
+                                                       "heldout",      "heldout_max",
+                                                       "amp",          "freeze_logit_scale"},
+                            main && !opt.quiet)) {
     Checkpoint& ck = resume->checkpoint;
     copy_params(s.clip.params, ck.tensors.at("model"), resume->path, /*require_all=*/false);
     optimizer.load_state(ck.tensors.at("optimizer"), ck.optimizer);
@@ -329,6 +357,8 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
       Checkpoint ck = training_checkpoint(step, loader, optimizer, config);
       TensorMap model;
       for (auto& [n, p] : trained) model[n] = p;
+      // Frozen, the logit scale is still part of the state (the clamp may have moved it once).
+      model["logit_scale"] = logit_scale;
       ck.tensors["model"] = cpu_copies(model);
       ck.extra = {{"kind", "encoder"}};
       if (result.first_eval) ck.extra["first_eval"] = result.first_eval->to_json();
@@ -358,7 +388,7 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
     std::vector<at::Tensor> pixels(static_cast<size_t>(K)), texts(static_cast<size_t>(K));
     for (int64_t j = 0; j < K; ++j) {
       EditBatch batch = loader.next();
-      pixels[j] = batch_pair_pixels(s.processor, batch, opt.resize).to(device);
+      pixels[j] = batch.pair_pixels.to(device);
       texts[j] = s.text_features(batch.instructions);
     }
     at::Tensor loss;
@@ -396,7 +426,8 @@ EncoderTrainResult train_encoder(const EncoderTrainOptions& opt, Communicator& c
     optimizer.step();
     optimizer.zero_grad();
     {
-      // open_clip keeps the temperature in [1, 100].
+      // open_clip keeps the temperature in [1, 100] (also when the scale is not trained, as the
+      // authors' loop clamps it whether or not the optimiser holds it).
       at::NoGradGuard no_grad;
       logit_scale.clamp_(0, std::log(100.0));
     }

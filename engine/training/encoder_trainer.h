@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/training/distributed.h"
 #include "engine/training/trainer_common.h"
@@ -40,12 +41,18 @@ struct EncoderTrainOptions : TrainRunOptions {
   int64_t accum = 1;    // micro-batches per optimizer step
   double lr = 2e-6, lr_patch = 2e-4, weight_decay = 0.02;
   double beta1 = 0.9, beta2 = 0.98, eps = 1e-6;  // open_clip's ViT defaults
-  int64_t warmup = -1;                           // -1: min(10000, 5% of the steps)
+  int64_t warmup = 1;  // the authors' --warmup 1 (open_clip's own default is 10000)
   std::string schedule = "cosine";
   double grad_clip = 0;  // > 0: clip the global gradient norm
   bool amp = false;      // autocast: bf16 on CUDA, bf16 on CPU
+  // The authors' optimiser holds model.visual only, so their logit scale never moved (it stays
+  // at the init's value, clamped to [0, ln 100]); true reproduces that, false (default) trains it.
+  bool freeze_logit_scale = false;
 
-  int64_t resize = 256;  // the authors' pair resize before CLIP preprocessing
+  // 0: open_clip's training transform (preprocess_train): each image resized straight to the
+  // tower's input size (Pillow bicubic), ToTensor, Normalize. > 0: the authors' inference path
+  // instead (resize to resize x resize, then the CLIP processor: shortest side, crop, normalise).
+  int64_t resize = 0;
   bool flip = false;
 
   double heldout = 0.05;  // fraction held out for evaluation (0: none)
@@ -58,9 +65,12 @@ struct EncoderTrainOptions : TrainRunOptions {
 struct RetrievalEval {
   int64_t step = 0;
   int64_t pairs = 0, instructions = 0;
-  double top1 = 0, top5 = 0;                   // pair -> instruction retrieval accuracy
-  double chance_top1 = 0, chance_top5 = 0;     // 1/M and min(5, M)/M
-  double ec2t_matched = 0, ec2t_shuffled = 0;  // mean cos(E_v, E_t), own vs another instruction
+  double top1 = 0, top5 = 0;                // pair -> instruction retrieval accuracy
+  double chance_top1 = 0, chance_top5 = 0;  // 1/M and min(5, M)/M
+  // Mean cos(E_v, E_t) with the pair's own instruction, and with a different one (that of the
+  // next held-out pair, cyclically, whose instruction differs; the own one only when the split
+  // has a single instruction).
+  double ec2t_matched = 0, ec2t_shuffled = 0;
   nlohmann::json to_json() const;
   static RetrievalEval from_json(const nlohmann::json& j);  // inverse of to_json()
 };
@@ -74,5 +84,10 @@ struct EncoderTrainResult {
 };
 
 EncoderTrainResult train_encoder(const EncoderTrainOptions& options, Communicator& comm);
+
+// The "shuffled" instruction of each held-out pair for the EC2T baseline: `targets[i]` is pair
+// i's instruction index; the result holds, for each i, the instruction of the next pair
+// (cyclically) whose instruction differs from pair i's, or pair i's own when all are equal.
+std::vector<int64_t> other_instruction_targets(const std::vector<int64_t>& targets);
 
 }  // namespace editclip

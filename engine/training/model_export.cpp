@@ -91,8 +91,11 @@ ExportResult export_editor(const ExportOptions& o, const nlohmann::json& run,
   ExportResult r;
   const auto& models = run.at("models");
   const fs::path init(models.at("init").get<std::string>());
-  const bool ema = o.use_ema && ck.tensors.count("ema");
-  const TensorMap& src = ema ? ck.tensors.at("ema") : ck.tensors.at("model");
+  // The EMA covers the UNet only (as the authors' EMAModel(unet.parameters())): its tensors
+  // replace the raw ones, the ImageProj is exported as trained.
+  TensorMap src = ck.tensors.at("model");
+  if (o.use_ema && ck.tensors.count("ema"))
+    for (const auto& [name, t] : ck.tensors.at("ema")) src[name] = t;
   TensorMap unet, proj;
   for (const auto& [name, t] : src) {
     if (name.rfind("unet.", 0) == 0)

@@ -8,8 +8,9 @@
 //  editor run  -> an EditCLIP-IP2P pipeline folder: unet/ (config.json, in_channels 8, and
 //                 diffusion_pytorch_model.safetensors), image_proj_model.safetensors and
 //                 image_proj_model.pt (torch.save zip format), vae/ and scheduler/ copied from the
-//                 init pipeline, model_index.json. With EMA in the run, the EMA weights are
-//                 exported unless use_ema is false.
+//                 init pipeline, model_index.json. With EMA in the run, the UNet's EMA weights
+//                 are exported unless use_ema is false (the ImageProj has no EMA: the authors'
+//                 EMAModel covers the UNet only).
 #pragma once
 
 #include <cstdint>

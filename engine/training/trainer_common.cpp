@@ -8,6 +8,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/runtime.h"
+#include "engine/image/editclip_preprocess.h"
 #include "engine/training/det_rng.h"
 #include "engine/training/trainable_models.h"
 
@@ -36,23 +37,55 @@ at::Tensor to_u8_hwc(const at::Tensor& chw01) {
   return chw01.mul(255).round_().clamp_(0, 255).to(at::kByte).permute({1, 2, 0}).contiguous();
 }
 
-EditDataset load_training_data(const TrainRunOptions& opt, bool report) {
+EditDataset load_training_data(const TrainRunOptions& opt, Communicator& comm) {
   DatasetOptions dopts;
   dopts.format = parse_dataset_format(opt.data_format);
   dopts.skip_bad = opt.skip_bad;
-  EditDataset all = EditDataset::load(opt.data, dopts);
-  const auto& problems = all.report().problems;
-  if (report && !problems.empty()) {
-    std::cerr << "skipped " << problems.size() << " bad entr"
-              << (problems.size() == 1 ? "y" : "ies") << " of " << all.origin() << ":\n";
-    for (size_t i = 0; i < problems.size() && i < 20; ++i)
-      std::cerr << "  " << problems[i].where << ": " << problems[i].what << "\n";
+  dopts.shard_rank = comm.rank();
+  dopts.shard_count = comm.world_size();
+  dopts.combine = [&comm](std::vector<uint8_t>& bad) {
+    if (comm.world_size() == 1) return;
+    at::Tensor t = at::empty({static_cast<int64_t>(bad.size())}, at::kInt);
+    int32_t* q = t.data_ptr<int32_t>();
+    for (size_t i = 0; i < bad.size(); ++i) q[i] = bad[i] ? 1 : 0;
+    std::vector<at::Tensor> v{t};
+    comm.all_reduce_sum(v);
+    const at::Tensor sum = v[0].to(at::kCPU).contiguous();
+    const int32_t* p = sum.data_ptr<int32_t>();
+    for (size_t i = 0; i < bad.size(); ++i) bad[i] = p[i] > 0 ? 1 : 0;
+  };
+  std::optional<EditDataset> all;
+  std::string error;
+  try {
+    all = EditDataset::load(opt.data, dopts);
+  } catch (const Error& e) {
+    error = e.what();
   }
-  return all;
+  // A rank whose own shard is clean must not sit in the next collective while another rank
+  // failed: every rank learns whether any failed and then fails too.
+  if (comm.world_size() > 1 && comm.all_reduce_max(error.empty() ? 0.0 : 1.0) > 0 && error.empty())
+    throw_error("dataset ", opt.data,
+                ": the data validation failed on another rank (see its message)");
+  if (!error.empty()) throw Error(error);
+  const auto& problems = all->report().problems;
+  if (!opt.quiet && !problems.empty()) {
+    if (comm.is_main())
+      std::cerr << "skipped " << problems.size() << " bad entr"
+                << (problems.size() == 1 ? "y" : "ies") << " of " << all->origin() << ":\n";
+    size_t listed = 0;
+    for (const DatasetProblem& p : problems) {
+      if (!p.local) continue;
+      if (listed++ == 20) break;
+      std::cerr << "  " << (comm.world_size() > 1 ? concat("[rank ", comm.rank(), "] ") : "")
+                << p.where << ": " << p.what << "\n";
+    }
+  }
+  return std::move(*all);
 }
 
 LoaderOptions training_loader_options(const TrainRunOptions& opt, const Communicator& comm,
-                                      int64_t batch, int64_t resize, bool flip) {
+                                      int64_t batch, int64_t resize, bool flip,
+                                      PairPixelsFn pixels) {
   LoaderOptions lo;
   lo.global_batch = batch * comm.world_size();
   lo.rank = comm.rank();
@@ -60,8 +93,34 @@ LoaderOptions training_loader_options(const TrainRunOptions& opt, const Communic
   lo.seed = opt.seed;
   lo.transform.resize = resize;
   lo.transform.random_flip = flip;
+  lo.pair_pixels = std::move(pixels);
   lo.threads = opt.workers;
   return lo;
+}
+
+PairPixelsFn open_clip_train_pair_pixels(const ClipImageProcessor& processor) {
+  const auto& c = processor.config();
+  // torchvision Normalize: float32 mean/std tensors, sub_ then div_ (float32 arithmetic).
+  const at::Tensor mean =
+      at::tensor(std::vector<float>(c.image_mean.begin(), c.image_mean.end())).view({3, 1, 1});
+  const at::Tensor stdev =
+      at::tensor(std::vector<float>(c.image_std.begin(), c.image_std.end())).view({3, 1, 1});
+  return [mean, stdev](const at::Tensor& a, const at::Tensor& b) {
+    auto one = [&](const at::Tensor& u8) { return to_unit_float(u8).sub(mean).div(stdev); };
+    return at::cat({one(a), one(b)}, 0);
+  };
+}
+
+PairPixelsFn inference_pair_pixels(const ClipImageProcessor& processor, int64_t resize) {
+  return [processor, resize](const at::Tensor& a, const at::Tensor& b) {
+    return editclip_pair_pixels(processor, a, b, resize, resize).squeeze(0);
+  };
+}
+
+PairPixelsFn editor_train_pair_pixels(const ClipImageProcessor& processor, int64_t size) {
+  return [processor, size](const at::Tensor& a, const at::Tensor& b) {
+    return editclip_pair_pixels_train(processor, a, b, size, size).squeeze(0);
+  };
 }
 
 std::optional<ResumePoint> find_resume_point(const CheckpointManager& checkpoints,
@@ -92,7 +151,9 @@ Checkpoint training_checkpoint(int64_t step, const EditDataLoader& loader, const
   ck.data = loader.position();
   ck.optimizer = optimizer.state_json();
   ck.config = config;
-  ck.rng["cpu"] = generator_state(default_cpu_generator());
+  // No generator state is saved: nothing in training draws from a carried generator (the data
+  // order, augmentations and the editor's draws are keyed by (seed, step/epoch, sample)), so a
+  // resumed run needs none to continue bit for bit.
   ck.tensors["optimizer"] = optimizer.state_tensors();
   return ck;
 }

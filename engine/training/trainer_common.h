@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/image/clip_image_processor.h"
 #include "engine/training/adamw.h"
 #include "engine/training/checkpoint.h"
 #include "engine/training/data_loader.h"
@@ -55,12 +56,27 @@ at::Device training_device(const std::string& choice);
 // A loader batch image (float32 CHW in [0, 1], exactly u8 / 255) back to uint8 HWC.
 at::Tensor to_u8_hwc(const at::Tensor& chw01);
 
-// Loads and validates opt.data; entries skipped by --skip-bad are listed on stderr when `report`.
-EditDataset load_training_data(const TrainRunOptions& opt, bool report);
+// Loads and validates opt.data. The file checks are sharded across the ranks of `comm` and the
+// bad entries combined (all-reduce), so every rank keeps the same entries while each decodes only
+// its share. Entries skipped by --skip-bad are listed on stderr (unless quiet) by the rank that
+// found them; rank 0 prints the count.
+EditDataset load_training_data(const TrainRunOptions& opt, Communicator& comm);
 
-// The training loader of this rank: `batch` pairs per rank, shuffled by opt.seed.
+// The training loader of this rank: `batch` pairs per rank, shuffled by opt.seed, images resized
+// to `resize`, `pixels` (optional) computed on the workers.
 LoaderOptions training_loader_options(const TrainRunOptions& opt, const Communicator& comm,
-                                      int64_t batch, int64_t resize, bool flip);
+                                      int64_t batch, int64_t resize, bool flip,
+                                      PairPixelsFn pixels = {});
+
+// The 6-channel vision-tower input of a pair, as loader hooks ([6,S,S] float32 per sample):
+//  - open_clip's training transform (the authors' preprocess_train) on images the loader already
+//    resized to S x S: ToTensor (u8 / 255) and Normalize with the processor's mean/std, each image;
+//  - the authors' inference path (editclip_pair_pixels: resize to `resize`, then the CLIP
+//    processor: shortest side, centre crop, normalise);
+//  - the editor's training path (editclip_pair_pixels_train, dataset_wrapper.py).
+PairPixelsFn open_clip_train_pair_pixels(const ClipImageProcessor& processor);
+PairPixelsFn inference_pair_pixels(const ClipImageProcessor& processor, int64_t resize);
+PairPixelsFn editor_train_pair_pixels(const ClipImageProcessor& processor, int64_t size);
 
 // With --resume: the latest complete checkpoint of opt.out, after check_resume_compatible() of
 // `keys` against `config` (announced on stderr when `verbose`). Without: nothing, and an Error
@@ -74,8 +90,8 @@ std::optional<ResumePoint> find_resume_point(const CheckpointManager& checkpoint
                                              const nlohmann::json& config,
                                              const std::vector<std::string>& keys, bool verbose);
 
-// A checkpoint of `step` with the state every trainer saves (data position, optimizer, config,
-// CPU generator); the trainer adds its model tensors and extras.
+// A checkpoint of `step` with the state every trainer saves (data position, optimizer, config);
+// the trainer adds its model tensors and extras.
 Checkpoint training_checkpoint(int64_t step, const EditDataLoader& loader, const AdamW& optimizer,
                                const nlohmann::json& config);
 

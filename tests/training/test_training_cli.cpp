@@ -161,7 +161,7 @@ class TrainingCli : public ::testing::Test {
   }
   static std::string encoder_args(const fs::path& out, const std::string& extra) {
     return "train-encoder --init " + q(kEditClip) + " --data " + q(manifest_) + " --out " + q(out) +
-           " --resize 64 --lr 1e-4 --lr-patch 1e-3 --warmup 2 --threads 1 --quiet " + extra;
+           " --lr 1e-4 --lr-patch 1e-3 --warmup 2 --threads 1 --quiet " + extra;
   }
   static std::string editor_args(const fs::path& out, const std::string& extra) {
     return "train-editor --editclip " + q(kEditClip) + " --init " + q(kIp2p) + " --data " +
@@ -224,6 +224,7 @@ TEST_F(TrainingCli, EncoderWidensA3ChannelClipAndExportsForEmbed) {
   CliRun r = run("train-encoder --init " + q(kClip) + " --tokenizer " + q(kEditClip) + " --data " +
                  q(manifest_) + " --out " + q(out) +
                  " --steps 3 --batch 8 --resize 64 --heldout 0 --threads 1 --quiet --no-plot");
+  // --resize: the authors' inference preprocessing (opt-in) instead of open_clip's training one.
   ASSERT_EQ(r.status, 0) << r.output;
   r = run("export " + q(out) + " --to " + q(exported));
   ASSERT_EQ(r.status, 0) << r.output;
@@ -253,9 +254,15 @@ TEST_F(TrainingCli, EncoderWidensA3ChannelClipAndExportsForEmbed) {
 
 TEST_F(TrainingCli, EncoderResumeEqualsUninterruptedBitForBit) {
   const fs::path a = dir("a"), b = dir("b");
-  const std::string common = "--steps 6 --batch 8 --accum 2 --heldout 0.1 --save-every 3 --no-plot";
+  const std::string common =
+      "--steps 6 --batch 8 --accum 2 --heldout 0.1 --heldout-max 5 --save-every 3 --no-plot";
   CliRun r = run(encoder_args(a, common));
   ASSERT_EQ(r.status, 0) << r.output;
+  // --heldout-max gives the surplus of the 10% split back to training: nothing is dropped.
+  const auto data = editclip::read_json_file((a / "run.json").string()).at("data");
+  EXPECT_EQ(data.at("pairs"), 96);
+  EXPECT_EQ(data.at("heldout"), 5);
+  EXPECT_EQ(data.at("train").get<int>() + data.at("heldout").get<int>(), 96) << data.dump();
   r = run(encoder_args(b, common + " --stop-after 3"));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(fs::exists(b / "step-6"));
@@ -267,10 +274,41 @@ TEST_F(TrainingCli, EncoderResumeEqualsUninterruptedBitForBit) {
   auto la = metrics(a), lb = metrics(b);
   ASSERT_EQ(la.size(), lb.size());
   for (size_t i = 0; i < la.size(); ++i) EXPECT_EQ(la[i], lb[i]) << i;
-  // Changing a hyper-parameter on resume is refused.
-  r = run(encoder_args(b, "--steps 8 --batch 8 --accum 2 --heldout 0.1 --resume --no-plot"));
+  // Changing a hyper-parameter on resume is refused, the optimiser's included.
+  r = run(encoder_args(b,
+                       "--steps 8 --batch 8 --accum 2 --heldout 0.1 --heldout-max 5 --resume "
+                       "--no-plot"));
   EXPECT_EQ(r.status, 1);
-  EXPECT_TRUE(contains(r.output, "--resume with a different")) << r.output;
+  EXPECT_TRUE(contains(r.output, "--resume with a different 'total_steps'")) << r.output;
+  r = run(encoder_args(b, common + " --beta2 0.99 --resume"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.output, "--resume with a different 'beta2'")) << r.output;
+}
+
+TEST_F(TrainingCli, EncoderFreezeLogitScaleKeepsTheInitValue) {
+  // The authors' optimiser held the vision tower only: --freeze-logit-scale reproduces that; by
+  // default the scale is trained.
+  const at::Tensor init = load(kEditClip / "model.safetensors").at("logit_scale");
+  const std::string common = "--steps 3 --batch 8 --heldout 0 --no-plot --save-every 0";
+  const fs::path frozen = dir("frozen"), trained = dir("trained"), exported = dir("export");
+  CliRun r = run(encoder_args(frozen, common + " --freeze-logit-scale"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run(encoder_args(trained, common));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto f = load(frozen / "step-3" / "model.safetensors");
+  const auto t = load(trained / "step-3" / "model.safetensors");
+  EXPECT_TRUE(at::equal(f.at("logit_scale"), init)) << f.at("logit_scale");
+  EXPECT_FALSE(at::equal(t.at("logit_scale"), init)) << t.at("logit_scale");
+  // The vision tower trained in both.
+  EXPECT_FALSE(at::equal(f.at("visual_projection.weight"),
+                         load(kEditClip / "model.safetensors").at("visual_projection.weight")));
+  r = run("export " + q(frozen) + " --to " + q(exported));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(at::equal(load(exported / "model.safetensors").at("logit_scale"), init));
+  // The optimiser holds no logit scale when it is frozen.
+  const auto opt = load(frozen / "step-3" / "optimizer.safetensors");
+  EXPECT_EQ(opt.count("logit_scale.exp_avg"), 0u);
+  EXPECT_EQ(load(trained / "step-3" / "optimizer.safetensors").count("logit_scale.exp_avg"), 1u);
 }
 
 TEST_F(TrainingCli, EncoderTwoGlooProcessesMatchOneProcessWithTheDoubleBatch) {
@@ -317,13 +355,26 @@ TEST_F(TrainingCli, EditorTrainsSamplesResumesAndExportsForApply) {
        {"unet/config.json", "unet/diffusion_pytorch_model.safetensors", "image_proj_model.pt",
         "image_proj_model.safetensors", "vae/config.json", "scheduler/scheduler_config.json"})
     EXPECT_TRUE(fs::exists(exported / f)) << f;
-  // The .pt (torch.save zip) and the .safetensors hold the same (EMA) projection.
+  // The .pt (torch.save zip) and the .safetensors hold the same projection: the raw one, since
+  // the EMA covers the UNet only (the authors' EMAModel(unet.parameters())); the UNet is the EMA.
   auto pt = editclip::read_torch_checkpoint((exported / "image_proj_model.pt").string());
   auto st = load(exported / "image_proj_model.safetensors");
   ASSERT_EQ(pt.size(), 4u);
   for (auto& [n, t] : st) EXPECT_TRUE(at::equal(pt.at(n), t)) << n;
   auto ema = load(a / "step-4" / "ema.safetensors");
-  EXPECT_TRUE(at::equal(st.at("proj.weight"), ema.at("image_proj.proj.weight")));
+  auto raw = load(a / "step-4" / "model.safetensors");
+  for (auto& [n, t] : ema) EXPECT_EQ(n.rfind("unet.", 0), 0u) << n;
+  EXPECT_TRUE(at::equal(st.at("proj.weight"), raw.at("image_proj.proj.weight")));
+  auto unet = load(exported / "unet" / "diffusion_pytorch_model.safetensors");
+  EXPECT_TRUE(at::equal(unet.at("conv_in.weight"), ema.at("unet.conv_in.weight")));
+  EXPECT_FALSE(at::equal(unet.at("conv_in.weight"), raw.at("unet.conv_in.weight")));
+  // The optimiser settings are resume keys too.
+  r = run(editor_args(b, common + " --steps 6 --beta2 0.99 --resume"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.output, "--resume with a different")) << r.output;
+  r = run(editor_args(b, common + " --eps 1e-6 --resume"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.output, "--resume with a different 'eps'")) << r.output;
 
   const fs::path toy = fs::path(manifest_).parent_path();
   const fs::path result = dir("result.png");
@@ -347,6 +398,31 @@ TEST_F(TrainingCli, EditorTwoGlooProcessesMatchOneProcessWithTheDoubleBatch) {
   std::printf("[ddp] editor, 2 steps, 1x4 vs 2x2: max |param diff| = %.3g\n", d);
   EXPECT_GE(d, 0);
   EXPECT_LT(d, 1e-5);
+}
+
+TEST_F(TrainingCli, EditorClipsTheUNetGradientOnly) {
+  // As the authors (clip_grad_norm_(unet.parameters())): a tiny --grad-clip shrinks the UNet's
+  // gradient, not the ImageProj's, so after one step the ImageProj equals that of a run without
+  // clipping (its first Adam update depends on its own gradient only) while the UNet differs.
+  const fs::path clipped = dir("clipped"), unclipped = dir("unclipped");
+  // No conditioning dropout: a dropped edit embedding would leave the ImageProj without gradient.
+  const std::string common = "--steps 1 --batch 2 --lpips-weight 0 --cond-dropout 0 --save-every 0";
+  CliRun r = run(editor_args(clipped, common + " --grad-clip 1e-12"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run(editor_args(unclipped, common + " --grad-clip 0"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto a = load(clipped / "step-1" / "model.safetensors");
+  auto b = load(unclipped / "step-1" / "model.safetensors");
+  const auto moments = load(unclipped / "step-1" / "optimizer.safetensors");
+  EXPECT_GT(moments.at("image_proj.proj.weight.exp_avg").abs().max().item<float>(), 0.0f);
+  bool unet_differs = false;
+  for (auto& [n, t] : a) {
+    if (n.rfind("image_proj.", 0) == 0)
+      EXPECT_TRUE(at::equal(t, b.at(n))) << n;
+    else
+      unet_differs = unet_differs || !at::equal(t, b.at(n));
+  }
+  EXPECT_TRUE(unet_differs);
 }
 
 TEST_F(TrainingCli, EditorWidensA4ChannelStableDiffusionUNet) {
@@ -422,6 +498,27 @@ TEST_F(TrainingCli, BadDataGivesItsErrors) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "skipped 2 bad entries")) << r.output;
   EXPECT_TRUE(contains(r.output, "broken.png")) << r.output;
+
+  if (editclip::distributed_support_compiled()) {
+    // Two ranks share the decoding: entry 24 (missing.png) is rank 0's, entry 25 (broken.png)
+    // rank 1's; each reports its own, and both train on the same 24 pairs.
+    const std::string two = "train-encoder --init " + q(kEditClip) + " --data " +
+                            q(data / "manifest.jsonl") + " --out " + q(dir("two")) +
+                            " --steps 1 --batch 4 --heldout 0 --threads 1 --no-plot";
+    auto [r0, r1] = run_two_ranks(two);
+    EXPECT_EQ(r0.status, 1) << r0.output;
+    EXPECT_EQ(r1.status, 1) << r1.output;
+    EXPECT_TRUE(contains(r0.output, "missing.png")) << r0.output;
+    EXPECT_FALSE(contains(r0.output, "broken.png")) << r0.output;
+    EXPECT_TRUE(contains(r1.output, "broken.png")) << r1.output;
+    std::tie(r0, r1) = run_two_ranks(two + " --skip-bad");
+    ASSERT_EQ(r0.status, 0) << r0.output;
+    ASSERT_EQ(r1.status, 0) << r1.output;
+    EXPECT_TRUE(contains(r0.output, "skipped 2 bad entries")) << r0.output;
+    EXPECT_TRUE(contains(r0.output, "[rank 0] manifest.jsonl:25")) << r0.output;
+    EXPECT_TRUE(contains(r1.output, "[rank 1] manifest.jsonl:26")) << r1.output;
+    EXPECT_EQ(editclip::read_json_file((dir("two") / "run.json").string())["data"]["train"], 24);
+  }
 
   // A second run into the same folder needs --resume; --resume needs a checkpoint.
   r = run(base + " --skip-bad");

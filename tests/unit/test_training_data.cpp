@@ -2,16 +2,21 @@
 // generator, and the loader's determinism (thread count, resume, rank shards).
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "engine/core/error.h"
 #include "engine/image/editclip_preprocess.h"
 #include "engine/image/image_io.h"
 #include "engine/training/data_loader.h"
 #include "engine/training/dataset.h"
+#include "engine/training/encoder_trainer.h"
 #include "engine/training/toy_dataset.h"
+#include "engine/training/trainer_common.h"
 #include "tests/test_support.h"
 
 namespace fs = std::filesystem;
@@ -242,6 +247,137 @@ TEST_F(TrainingData, HeldOutSplitIsDeterministicAndDisjoint) {
   EXPECT_TRUE(differs);
   EXPECT_EQ(ds.split(0.0, 1).second.size(), 0u);
   EXPECT_EQ(ds.split(0.001, 1).second.size(), 1u);
+
+  // A cap gives the surplus back to training (nothing is dropped) and keeps the draw: the capped
+  // held-out set is part of the uncapped one.
+  const auto [train4, held4] = ds.split(0.5, 5, 4);
+  EXPECT_EQ(held4.size(), 4u);
+  EXPECT_EQ(train4.size() + held4.size(), ds.size());
+  std::set<std::string> all4;
+  for (const auto& t : train4.items()) all4.insert(t.input_path);
+  for (const auto& t : held4.items()) all4.insert(t.input_path);
+  EXPECT_EQ(all4.size(), ds.size());
+  std::set<std::string> held12;
+  const auto half = ds.split(0.5, 5);
+  for (const auto& t : half.second.items()) held12.insert(t.input_path);
+  EXPECT_EQ(held12.size(), 12u);
+  for (const auto& t : held4.items()) EXPECT_EQ(held12.count(t.input_path), 1u) << t.input_path;
+}
+
+TEST_F(TrainingData, HeldOutSplitKeepsGroupsTogether) {
+  // Groups of 3 (e.g. three seeds of one InstructPix2Pix prompt): never split across the halves.
+  std::vector<EditTriplet> items = dataset().items();
+  for (size_t i = 0; i < items.size(); ++i) items[i].group = concat("g", i / 3);
+  const EditDataset ds(items);
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    const auto [train, held] = ds.split(0.25, seed);
+    EXPECT_EQ(train.size() + held.size(), ds.size());
+    EXPECT_EQ(held.size(), 6u);  // 2 whole groups reach the target of 6
+    std::set<std::string> held_groups, train_groups;
+    for (const auto& t : held.items()) held_groups.insert(t.group);
+    for (const auto& t : train.items()) train_groups.insert(t.group);
+    for (const auto& g : held_groups) EXPECT_EQ(train_groups.count(g), 0u) << g;
+    // A cap that is not a multiple of the group size: whole groups up to it, the rest trains.
+    const auto [train_c, held_c] = ds.split(0.5, seed, 4);
+    EXPECT_EQ(held_c.size(), 3u);
+    EXPECT_EQ(train_c.size(), 21u);
+  }
+  // The IP2P layout groups by prompt folder; the manifest by input image + instruction, or by its
+  // "group" key.
+  const EditDataset ip = EditDataset::load(toy_->ip2p_root);
+  EXPECT_TRUE(contains(ip[0].group, "0000000"));
+  EXPECT_NE(ip[0].group, ip[1].group);
+  TempDir tmp;
+  const fs::path img = root_->path / "images";
+  std::string text;
+  for (int i = 0; i < 4; ++i) {
+    nlohmann::json j = {{"input", (img / "000000_input.png").string()},
+                        {"edited", (img / concat("00000", i, "_edited.png")).string()},
+                        {"instruction", i < 2 ? "a" : "b"}};
+    if (i == 3) j["group"] = 7;
+    text += j.dump() + "\n";
+  }
+  write_text(tmp / "g.jsonl", text);
+  const EditDataset m = EditDataset::load(tmp.file("g.jsonl"));
+  EXPECT_EQ(m[0].group, m[1].group);  // same input and instruction
+  EXPECT_NE(m[1].group, m[2].group);
+  EXPECT_NE(m[2].group, m[3].group);
+  EXPECT_TRUE(contains(m[3].group, "7"));
+}
+
+TEST_F(TrainingData, ShardedValidationAgreesAcrossShards) {
+  // Two "ranks" on two threads: each decodes half of the files, the bad flags are OR-ed through a
+  // shared buffer (standing in for the all-reduce), and both keep the same entries; each reports
+  // only what it found.
+  TempDir tmp;
+  const fs::path img = root_->path / "images";
+  write_text(tmp / "broken.png", "not a png");
+  std::string text;
+  for (int i = 0; i < 8; ++i) {
+    const bool broken = i == 2 || i == 5;
+    text += nlohmann::json{{"input", broken ? tmp.file("broken.png")
+                                            : (img / concat("00000", i, "_input.png")).string()},
+                           {"edited", (img / concat("00000", i, "_edited.png")).string()},
+                           {"instruction", concat("edit ", i)}}
+                .dump() +
+            "\n";
+  }
+  write_text(tmp / "d.jsonl", text);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<uint8_t> sum;
+  int arrived = 0, left = 0;
+  auto combine = [&](std::vector<uint8_t>& bad) {
+    std::unique_lock<std::mutex> lock(mu);
+    if (sum.empty()) sum.assign(bad.size(), 0);
+    for (size_t i = 0; i < bad.size(); ++i) sum[i] |= bad[i];
+    ++arrived;
+    cv.notify_all();
+    cv.wait(lock, [&] { return arrived == 2; });
+    bad = sum;
+    ++left;
+  };
+  std::vector<EditDataset> got(2);
+  std::vector<std::string> errors(2);
+  auto rank = [&](int r, bool skip) {
+    DatasetOptions o;
+    o.skip_bad = skip;
+    o.shard_rank = r;
+    o.shard_count = 2;
+    o.combine = combine;
+    errors[static_cast<size_t>(r)] =
+        error_of([&] { got[static_cast<size_t>(r)] = EditDataset::load(tmp.file("d.jsonl"), o); });
+  };
+  {
+    std::thread t0(rank, 0, true), t1(rank, 1, true);
+    t0.join();
+    t1.join();
+  }
+  ASSERT_EQ(got[0].size(), 6u) << errors[0];
+  ASSERT_EQ(got[1].size(), 6u) << errors[1];
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(got[0][i].instruction, got[1][i].instruction);
+  // Entry 2 is checked by shard 0 (index 2 % 2), entry 5 by shard 1.
+  for (int r = 0; r < 2; ++r) {
+    const auto& problems = got[static_cast<size_t>(r)].report().problems;
+    ASSERT_EQ(problems.size(), 2u);
+    EXPECT_EQ(problems[0].where, "d.jsonl:3");
+    EXPECT_EQ(problems[1].where, "d.jsonl:6");
+    EXPECT_EQ(problems[0].local, r == 0);
+    EXPECT_EQ(problems[1].local, r == 1);
+  }
+  // Without --skip-bad both fail; each message lists what its shard found.
+  sum.clear();
+  arrived = left = 0;
+  {
+    std::thread t0(rank, 0, false), t1(rank, 1, false);
+    t0.join();
+    t1.join();
+  }
+  EXPECT_TRUE(contains(errors[0], "2 bad entries of 8")) << errors[0];
+  EXPECT_TRUE(contains(errors[0], "d.jsonl:3")) << errors[0];
+  EXPECT_TRUE(contains(errors[0], "1 found by the other ranks")) << errors[0];
+  EXPECT_TRUE(contains(errors[1], "d.jsonl:6")) << errors[1];
+  EXPECT_FALSE(contains(errors[1], "d.jsonl:3")) << errors[1];
 }
 
 TEST_F(TrainingData, SampleTransformFlipsBothImagesTogether) {
@@ -301,6 +437,38 @@ TEST_F(TrainingData, LoaderIsIndependentOfThreadCount) {
                                         loader_options(0).transform, 11, 0, first.indices[0]);
   EXPECT_TRUE(same(first.input[0], to_unit_float(s.input_u8)));
   EXPECT_TRUE(same(first.edited[0], to_unit_float(s.edited_u8)));
+}
+
+TEST_F(TrainingData, LoaderComputesModelInputsOnItsWorkers) {
+  // The per-sample hook's results are stacked in order, the same with or without threads.
+  const EditDataset ds = dataset();
+  ClipImageProcessorConfig pc;
+  pc.image_mean = {0.25, 0.5, 0.75};
+  pc.image_std = {0.5, 0.25, 0.125};
+  const ClipImageProcessor processor(pc);
+  auto options = [&](int threads) {
+    LoaderOptions o = loader_options(threads);
+    o.pair_pixels = open_clip_train_pair_pixels(processor);
+    o.keep_images = false;
+    return o;
+  };
+  EditDataLoader sync(ds, options(0)), threaded(ds, options(3));
+  for (int i = 0; i < 5; ++i) {
+    const EditBatch a = sync.next(), b = threaded.next();
+    EXPECT_FALSE(a.input.defined());
+    ASSERT_EQ(a.pair_pixels.sizes(), (std::vector<int64_t>{6, 6, 28, 28}));
+    EXPECT_TRUE(same(a.pair_pixels, b.pair_pixels));
+    // open_clip's ToTensor + Normalize of each transformed image, [input, edited] on channels.
+    const int64_t idx = a.indices[1];
+    const EditSample s = load_edit_sample(ds[static_cast<size_t>(idx)], loader_options(0).transform,
+                                          11, a.position.epoch, idx);
+    const at::Tensor mean = at::tensor({0.25f, 0.5f, 0.75f}).view({3, 1, 1});
+    const at::Tensor stdev = at::tensor({0.5f, 0.25f, 0.125f}).view({3, 1, 1});
+    auto norm = [&](const at::Tensor& u8) {
+      return (u8.permute({2, 0, 1}).to(at::kFloat) / 255).sub(mean).div(stdev);
+    };
+    EXPECT_TRUE(same(a.pair_pixels[1], at::cat({norm(s.input_u8), norm(s.edited_u8)}, 0)));
+  }
 }
 
 TEST_F(TrainingData, LoaderResumesBitIdentically) {
@@ -396,4 +564,17 @@ TEST_F(TrainingData, LoaderRejectsBadSettingsAndReportsWorkerErrors) {
   std::string err;
   for (int i = 0; i < 8 && err.empty(); ++i) err = error_of([&] { l.next(); });
   EXPECT_TRUE(contains(err, "in.png: no such file")) << err;
+}
+
+TEST(TrainingEval, ShuffledEc2tPairsEachPairWithAnotherInstruction) {
+  using V = std::vector<int64_t>;
+  // Runs of the same instruction (consecutive held-out pairs of one prompt) get the next
+  // different one, cyclically; a single instruction has no other.
+  EXPECT_EQ(other_instruction_targets(V{0, 0, 1, 1, 2}), (V{1, 1, 2, 2, 0}));
+  EXPECT_EQ(other_instruction_targets(V{0, 0, 1, 0, 0}), (V{1, 1, 0, 1, 1}));
+  EXPECT_EQ(other_instruction_targets(V{3, 3, 3}), (V{3, 3, 3}));
+  EXPECT_EQ(other_instruction_targets(V{}), V{});
+  const V t = {5, 1, 1, 1, 4, 4, 2, 5, 5, 0};
+  const V o = other_instruction_targets(t);
+  for (size_t i = 0; i < t.size(); ++i) EXPECT_NE(o[i], t[i]) << i;
 }

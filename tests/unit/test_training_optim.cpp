@@ -6,6 +6,7 @@
 
 #include "engine/training/adamw.h"
 #include "engine/training/lr_schedule.h"
+#include "models/clip/clip_model.h"
 #include "tests/test_support.h"
 
 using namespace editclip;
@@ -149,7 +150,7 @@ TEST(TrainingOptim, ClipGradNormLikeTorch) {
 TEST(TrainingOptim, NoWeightDecayRuleOnClipNames) {
   const at::Tensor m2 = at::zeros({4, 4}), m4 = at::zeros({4, 6, 2, 2}), v1 = at::zeros({4}),
                    s0 = at::zeros({});
-  // HF CLIPModel names.
+  // HF CLIPModel names, decided as open_clip decides for the same tensor.
   struct Case {
     const char* name;
     const at::Tensor* t;
@@ -157,8 +158,8 @@ TEST(TrainingOptim, NoWeightDecayRuleOnClipNames) {
   };
   const Case cases[] = {
       {"vision_model.embeddings.patch_embedding.weight", &m4, false},  // open_clip conv1: decayed
-      {"vision_model.embeddings.class_embedding", &v1, true},
-      {"vision_model.embeddings.position_embedding.weight", &m2, true},
+      {"vision_model.embeddings.class_embedding", &v1, true},          // 1-D
+      {"vision_model.embeddings.position_embedding.weight", &m2, false},  // positional_embedding
       {"vision_model.pre_layrnorm.weight", &v1, true},
       {"vision_model.pre_layrnorm.bias", &v1, true},
       {"vision_model.encoder.layers.0.layer_norm1.weight", &v1, true},
@@ -168,21 +169,58 @@ TEST(TrainingOptim, NoWeightDecayRuleOnClipNames) {
       {"vision_model.encoder.layers.0.mlp.fc1.weight", &m2, false},
       {"vision_model.post_layernorm.weight", &v1, true},
       {"visual_projection.weight", &m2, false},
-      {"text_model.embeddings.token_embedding.weight", &m2, true},
+      {"text_model.embeddings.token_embedding.weight", &m2, false},
       {"logit_scale", &s0, true},
   };
   for (const Case& c : cases)
     EXPECT_EQ(no_weight_decay_hf_clip(c.name, *c.t), c.no_decay) << c.name;
-  // The literal open_clip rule on open_clip names, and on the HF patch conv.
+  // The HF -> open_clip name map.
+  EXPECT_EQ(open_clip_clip_name("vision_model.embeddings.patch_embedding.weight"),
+            "visual.conv1.weight");
+  EXPECT_EQ(open_clip_clip_name("vision_model.embeddings.position_embedding.weight"),
+            "visual.positional_embedding");
+  EXPECT_EQ(open_clip_clip_name("vision_model.encoder.layers.11.self_attn.v_proj.bias"),
+            "visual.transformer.resblocks.11.attn.in_proj_bias");
+  EXPECT_EQ(open_clip_clip_name("vision_model.encoder.layers.3.mlp.fc2.weight"),
+            "visual.transformer.resblocks.3.mlp.c_proj.weight");
+  EXPECT_EQ(open_clip_clip_name("visual_projection.weight"), "visual.proj");
+  EXPECT_EQ(open_clip_clip_name("text_model.encoder.layers.0.layer_norm1.weight"),
+            "transformer.resblocks.0.ln_1.weight");
+  EXPECT_EQ(open_clip_clip_name("something.else"), "something.else");
+  // The literal open_clip rule (main.py of the EditCLIP repo: no "embedding" term).
   EXPECT_FALSE(open_clip_exclude_from_decay("visual.conv1.weight", m4));
-  EXPECT_TRUE(open_clip_exclude_from_decay("visual.positional_embedding", m2));
+  EXPECT_FALSE(open_clip_exclude_from_decay("visual.positional_embedding", m2));
+  EXPECT_TRUE(open_clip_exclude_from_decay("visual.class_embedding", v1));
   EXPECT_TRUE(open_clip_exclude_from_decay("visual.ln_pre.weight", v1));
   EXPECT_FALSE(
       open_clip_exclude_from_decay("visual.transformer.resblocks.0.attn.in_proj_weight", m2));
   EXPECT_TRUE(open_clip_exclude_from_decay("visual.transformer.resblocks.0.attn.in_proj_bias", v1));
   EXPECT_FALSE(open_clip_exclude_from_decay("visual.proj", m2));
   EXPECT_TRUE(open_clip_exclude_from_decay("logit_scale", s0));
-  EXPECT_TRUE(open_clip_exclude_from_decay("vision_model.embeddings.patch_embedding.weight", m4));
+  EXPECT_TRUE(open_clip_exclude_from_decay("x.ln_2.weight", m2));  // name rules apply to any ndim
+  EXPECT_TRUE(open_clip_exclude_from_decay("x.bn.weight", m2));
+}
+
+TEST(TrainingOptim, NoWeightDecayOnEveryClipTensorIsOpenClips) {
+  // Every tensor of a real (fixture) CLIPModel: each maps to an open_clip name, and open_clip's
+  // decision for CLIP (all biases and norms are 1-D) is "not decayed iff ndim < 2".
+  auto model = ClipModel::load(std::string(EDITCLIP_TEST_FIXTURES) + "/models/editclip_a/clip");
+  size_t vision = 0, decayed = 0;
+  for (const auto& [name, p] : model->named_parameters()) {
+    const std::string oc = open_clip_clip_name(name);
+    if (name != "logit_scale") EXPECT_NE(oc, name) << name << " has no open_clip name";
+    if (name.rfind("vision_model.", 0) == 0) {
+      ++vision;
+      EXPECT_EQ(oc.rfind("visual.", 0), 0u) << name;
+    }
+    EXPECT_EQ(no_weight_decay_hf_clip(name, p), p.dim() < 2) << name << " -> " << oc;
+    decayed += !no_weight_decay_hf_clip(name, p);
+  }
+  EXPECT_GT(vision, 10u);
+  EXPECT_GT(decayed, 10u);
+  EXPECT_FALSE(no_weight_decay_hf_clip(
+      "vision_model.embeddings.position_embedding.weight",
+      model->named_parameters().at("vision_model.embeddings.position_embedding.weight")));
 }
 
 TEST(TrainingOptim, ParamGroupsByRuleAndDecay) {
