@@ -11,8 +11,10 @@ PACKAGES=(
   nlohmann-json3-dev libgtest-dev
   libgloo-dev                         # c10d's Gloo backend: data-parallel training on CPU
 )
-# The GIMP 2.10 plug-in and its headless tests (gimp-console); Xvfb for the dialog screenshot.
-# EDITCLIP_WITH_GIMP=0 skips them on a machine that only needs the engine and CLI.
+# The GIMP 2.10 plug-in and its headless tests (gimp-console); GUI GIMP under Xvfb with a D-Bus
+# session (xvfb-run, xauth, dbus-run-session) for the dialog tests and screenshots.
+# EDITCLIP_WITH_GIMP=0 skips them on a machine that only needs the engine and CLI (then configure
+# with -DEDITCLIP_WITH_GIMP=OFF, as install/run-tests.sh and install/setup.sh --no-gimp do).
 if [[ "${EDITCLIP_WITH_GIMP:-1}" == 1 ]]; then
   PACKAGES+=(gimp libgimp2.0-dev xvfb xauth dbus gtk2-engines-pixbuf)
 fi

@@ -29,7 +29,12 @@ std::string item_name(gint32 item) {
 
 std::string image_name(gint32 image) {
   std::string name = take(gimp_image_get_name(image));
-  return name.empty() ? concat("image #", image) : name;
+  if (name.empty()) return concat("image #", image);
+  // Unsaved images are all "[Untitled]"; GIMP's title bar tells them apart by the id.
+  if (take(gimp_image_get_filename(image)).empty() &&
+      take(gimp_image_get_imported_uri(image)).empty())
+    name += concat("-", image);
+  return name;
 }
 
 void check_exemplar(gint32 drawable, const char* what) {
@@ -73,6 +78,11 @@ QueryLayer read_query(gint32 image, gint32 drawable) {
   q.height = gimp_drawable_height(drawable);
   gimp_drawable_offsets(drawable, &q.offset_x, &q.offset_y);
   q.gray = gimp_image_base_type(image) == GIMP_GRAY;
+  q.opacity = gimp_layer_get_opacity(drawable);
+  q.mode = gimp_layer_get_mode(drawable);
+  q.blend_space = gimp_layer_get_blend_space(drawable);
+  q.composite_space = gimp_layer_get_composite_space(drawable);
+  q.composite_mode = gimp_layer_get_composite_mode(drawable);
   gint x = 0, y = 0, w = 0, h = 0;
   if (!gimp_drawable_mask_intersect(drawable, &x, &y, &w, &h) || w <= 0 || h <= 0)
     throw CallingError(concat("the selection does not touch layer '", item_name(drawable),
@@ -115,11 +125,21 @@ gint32 insert_result_layer(const QueryLayer& query, const FloatImage& pixels,
   gimp_image_undo_group_start(query.image);
   const gint32 layer =
       gimp_layer_new(query.image, name.c_str(), query.width, query.height,
-                     query.gray ? GIMP_GRAYA_IMAGE : GIMP_RGBA_IMAGE, 100, GIMP_LAYER_MODE_NORMAL);
+                     query.gray ? GIMP_GRAYA_IMAGE : GIMP_RGBA_IMAGE, query.opacity, query.mode);
   bool ok = layer > 0 &&
             gimp_image_insert_layer(query.image, layer, gimp_item_get_parent(query.layer),
                                     gimp_image_get_item_position(query.image, query.layer)) &&
             gimp_layer_set_offsets(layer, query.offset_x, query.offset_y);
+  if (ok) {
+    // Only what differs from the new layer's defaults for this mode: legacy modes have fixed
+    // spaces, and setting them (even to the same value) is an error.
+    if (gimp_layer_get_blend_space(layer) != query.blend_space)
+      gimp_layer_set_blend_space(layer, query.blend_space);
+    if (gimp_layer_get_composite_space(layer) != query.composite_space)
+      gimp_layer_set_composite_space(layer, query.composite_space);
+    if (gimp_layer_get_composite_mode(layer) != query.composite_mode)
+      gimp_layer_set_composite_mode(layer, query.composite_mode);
+  }
   if (ok) {
     try {
       Buffer buffer(layer);

@@ -38,6 +38,13 @@ struct QueryLayer {
   FloatImage original;             // box pixels, straight RGBA, sRGB-encoded
   std::vector<float> mask;         // selection weights for box, empty = no selection
   bool gray = false;               // gray image: the result layer is GRAYA
+  // How the query is composited; the result layer gets the same, so that where the model
+  // changed nothing the image looks as before.
+  double opacity = 100.0;
+  GimpLayerMode mode = GIMP_LAYER_MODE_NORMAL;
+  GimpLayerColorSpace blend_space = GIMP_LAYER_COLOR_SPACE_AUTO;
+  GimpLayerColorSpace composite_space = GIMP_LAYER_COLOR_SPACE_AUTO;
+  GimpLayerCompositeMode composite_mode = GIMP_LAYER_COMPOSITE_AUTO;
 };
 // Validates (a layer of `image`, not a group, image not indexed, the selection intersects the
 // layer) and reads the pixels. Throws CallingError/Error with a user-facing message.
@@ -49,7 +56,8 @@ FloatImage compose_layer(const QueryLayer& query, const FloatImage& edited_box,
                          OutsideSelection outside);
 
 // The only write: inside one undo group, a new layer `name` of the query's size and offsets
-// directly above it (same parent group), filled with `pixels`. Returns the layer id.
+// directly above it (same parent group), with its opacity, mode and blend/composite settings,
+// filled with `pixels`. Returns the layer id.
 gint32 insert_result_layer(const QueryLayer& query, const FloatImage& pixels,
                            const std::string& name);
 

@@ -52,15 +52,20 @@ const char* kApplyHelp =
     "only its bounding box is processed and the edit is blended in through the (feathered) "
     "selection mask; outside it the new layer is transparent or a copy (outside-selection). The "
     "layer's alpha is kept. Gray images get a gray result layer; indexed images are refused "
-    "(convert to RGB first). Parameters and defaults: steps 20 (1..1000), guidance 7.0 (0..100), "
-    "image-guidance 1.5 (0..100), seed 0 (-1 = random), size 256 (32..2048, rounded to a "
+    "(convert to RGB first). The new layer gets the query's opacity, mode and blend/composite "
+    "settings. Parameters and defaults: steps 20 (1..1000), guidance 7.0 (0..100), "
+    "image-guidance 1.5 (0..100), seed 0 (0..2147483647; -1 = random, the seed drawn is in the "
+    "layer name), size 256 (32..2048, rounded to a "
     "multiple of 8; the query is scaled to about size x size pixels for the model), output-mode "
     "0 (0 = guided full resolution: the low-resolution change is applied to the full-resolution "
     "layer; 1 = plain resize of the model's output), outside-selection 0 (0 = transparent, 1 = "
-    "copy of the layer), preset \"\" (used when before-layer is -1: a preset file path or a name "
-    "saved with plug-in-editclip-save-preset; several separated by ':' are averaged), device 0 "
+    "copy of the layer), preset \"\" (used when before-layer and after-layer are -1: a preset "
+    "file path or a name saved with plug-in-editclip-save-preset; several separated by ':' are "
+    "averaged; giving layers AND a preset is refused), device 0 "
     "(0 = as in the settings, 1 = CPU, 2 = GPU). Model folders come from the settings file "
-    "(Filters > EditCLIP > Settings...) or EDITCLIP_CLIP_DIR / EDITCLIP_EDITOR_DIR.";
+    "(Filters > EditCLIP > Settings...) or EDITCLIP_CLIP_DIR / EDITCLIP_EDITOR_DIR. Notes about "
+    "conversions (resized exemplars, rounded size) are returned in 'notes' (and shown in a "
+    "message when interactive).";
 
 GimpParamDef kApplyParams[] = {
     RUN_MODE_PARAM,
@@ -90,10 +95,13 @@ GimpParamDef kApplyReturns[] = {
     {GIMP_PDB_STRING, S("notes"), S("Conversions made (resized inputs, rounded size), or \"\"")},
 };
 
+// The summary comes first: on an error GIMP 2.10 puts the message string in the first return
+// slot and fills the others with defaults, taking an array's length from the value before it. A
+// string there would be read as the length of new-layers (crashing the caller, e.g. Script-Fu).
 GimpParamDef kApplyAllReturns[] = {
+    {GIMP_PDB_STRING, S("summary"), S("Which images were edited, skipped or failed, and why")},
     {GIMP_PDB_INT32, S("num-layers"), S("Number of result layers")},
     {GIMP_PDB_INT32ARRAY, S("new-layers"), S("The result layers, one per edited image")},
-    {GIMP_PDB_STRING, S("summary"), S("Which images were edited, skipped or failed, and why")},
 };
 
 GimpParamDef kScoreParams[] = {
@@ -164,7 +172,9 @@ void query() {
           "Same parameters as plug-in-editclip-apply; 'image' and 'drawable' only give the "
           "context. The edit is applied to the active layer of every open image (images whose "
           "active layer is the before/after exemplar are skipped). A failing image does not stop "
-          "the others; the summary lists them. Fails only when no image could be edited.",
+          "the others; the summary lists them. Fails only when no image could be edited. "
+          "Cancel (interactive runs) keeps the images already finished, leaves the one in "
+          "progress and the rest unchanged, and says which in a message.",
           "Apply to _All Open Images...", "RGB*, GRAY*", kApplyParams, count(kApplyParams),
           kApplyAllReturns, count(kApplyAllReturns));
   install(kScore, "Score an edit with EditCLIP (EC2T or EC2EC)",
@@ -243,10 +253,11 @@ std::string check_size(int size, const char* what) {
 void validate(const ApplySettings& s) {
   std::string e;
   if (s.steps < 1 || s.steps > 1000) e = concat("steps ", s.steps, " is outside 1..1000");
-  if (!std::isfinite(s.guidance) || s.guidance < 0 || s.guidance > 100)
-    e = concat("guidance ", s.guidance, " is outside 0..100");
-  if (!std::isfinite(s.image_guidance) || s.image_guidance < 0 || s.image_guidance > 100)
-    e = concat("image-guidance ", s.image_guidance, " is outside 0..100");
+  if (!std::isfinite(s.guidance) || s.guidance < 0 || s.guidance > kMaxGuidance)
+    e = concat("guidance ", s.guidance, " is outside 0..", kMaxGuidance);
+  if (!std::isfinite(s.image_guidance) || s.image_guidance < 0 ||
+      s.image_guidance > kMaxImageGuidance)
+    e = concat("image-guidance ", s.image_guidance, " is outside 0..", kMaxImageGuidance);
   if (e.empty()) e = check_size(s.size, "size");
   if (static_cast<int>(s.output_mode) < 0 || static_cast<int>(s.output_mode) > 1)
     e = concat("output-mode ", static_cast<int>(s.output_mode), " must be 0 (guided) or 1 (plain)");
@@ -255,8 +266,11 @@ void validate(const ApplySettings& s) {
                " must be 0 (transparent) or 1 (copy)");
   if (static_cast<int>(s.device) < 0 || static_cast<int>(s.device) > 2)
     e = concat("device ", static_cast<int>(s.device), " must be 0 (auto), 1 (CPU) or 2 (GPU)");
+  if (!s.random_seed && s.seed > kMaxSeed) e = concat("seed ", s.seed, " is outside 0..", kMaxSeed);
   if (s.source == EditSource::Layers && (s.before_layer <= 0 || s.after_layer <= 0))
-    e = "give before-layer and after-layer, or before-layer -1 with a preset";
+    e = "give before-layer and after-layer, or -1 for both with a preset";
+  if (s.source == EditSource::Layers && s.before_layer == s.after_layer && s.before_layer > 0)
+    e = kSameExemplarLayerMessage;
   if (!e.empty()) throw CallingError(e);
 }
 
@@ -277,9 +291,16 @@ ApplySettings decode_apply(gint nparams, const GimpParam* p, const char* name) {
   s.outside = static_cast<OutsideSelection>(p[11].data.d_int32);
   const std::string preset = p[12].data.d_string ? p[12].data.d_string : "";
   s.device = static_cast<DeviceChoice>(p[13].data.d_int32);
-  if (s.before_layer == -1 && s.after_layer <= 0) {
+  const bool no_layers = s.before_layer == -1 && s.after_layer == -1;
+  if (!preset.empty() && !no_layers)
+    throw CallingError(
+        "give either before-layer/after-layer or a preset, not both (to use the preset, pass -1 "
+        "for before-layer and after-layer; to use the layers, pass \"\" as preset)");
+  if (no_layers) {
     if (preset.empty())
-      throw CallingError("before-layer is -1 but no preset is given (name or path in 'preset')");
+      throw CallingError(
+          "before-layer and after-layer are -1 but no preset is given (name or path in "
+          "'preset')");
     // Resolved (and checked to exist) here so a typo fails before anything loads.
     const auto paths = resolve_presets(preset);
     s.source = paths.size() == 1 ? EditSource::Preset : EditSource::Average;
@@ -294,7 +315,8 @@ ApplySettings decode_apply(gint nparams, const GimpParam* p, const char* name) {
 }
 
 uint32_t resolve_seed(const ApplySettings& s) {
-  return s.random_seed ? static_cast<uint32_t>(g_random_int_range(0, G_MAXINT32)) : s.seed;
+  // The low 31 bits of a uniform 32-bit number: uniform over 0..kMaxSeed.
+  return s.random_seed ? (g_random_int() & kMaxSeed) : s.seed;
 }
 
 // ---- progress for interactive runs
@@ -396,11 +418,19 @@ int apply_with(EditRunner& runner, ProgressSink& progress, GimpRunMode mode, gin
     runner.prepare(0.08);
     const gint32 layer = runner.apply(query, 0.08, 1.0, "EditCLIP: ");
     timing_mark("done");
-    if (mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
-    for (const auto& n : runner.notes()) g_printerr("EditCLIP: note: %s\n", n.c_str());
+    const std::string notes = join(runner.notes(), "; ");
+    if (mode != GIMP_RUN_NONINTERACTIVE) {
+      gimp_displays_flush();
+      // A user does not read stderr: say once what was converted.
+      if (!notes.empty())
+        g_message("EditCLIP: the edit was applied, with notes:\n%s",
+                  join(runner.notes(), "\n").c_str());
+    } else {
+      for (const auto& n : runner.notes()) g_printerr("EditCLIP: note: %s\n", n.c_str());
+    }
     g_values[1].type = GIMP_PDB_LAYER;
     g_values[1].data.d_layer = layer;
-    set_string(2, 1, join(runner.notes(), "; "));
+    set_string(2, 1, notes);
     return 2;
   }
 
@@ -408,33 +438,75 @@ int apply_with(EditRunner& runner, ProgressSink& progress, GimpRunMode mode, gin
   gint* ids = gimp_image_list(&n_images);
   std::vector<gint32> images(ids, ids + n_images);
   g_free(ids);
-  runner.prepare(0.05);
   g_ids.clear();
-  std::vector<std::string> failed, skipped;
-  for (size_t i = 0; i < images.size(); ++i) {
-    const gint32 img = images[i];
-    const std::string label = concat("EditCLIP: image ", i + 1, "/", images.size(), ": ");
-    const gint32 query = gimp_image_get_active_drawable(img);
-    if (query <= 0) {
-      skipped.push_back(concat("'", image_name(img), "' (no active layer)"));
-      continue;
+  std::vector<std::string> edited, failed, skipped;
+  std::string in_progress;
+  size_t next = 0;  // the first image not started
+  // Cancel keeps what is finished: each edited image already has its result layer in its own
+  // undo group. The one in progress gets nothing.
+  auto report_cancel = [&]() {
+    std::string text = "EditCLIP: Apply to All was cancelled. ";
+    if (edited.empty()) {
+      text += "No image was edited.";
+    } else {
+      text += concat("Edited ", edited.size(), " of ", images.size(), " open images (",
+                     join(edited, ", "),
+                     "); each keeps its new layer (Edit > Undo in that image removes it).");
     }
-    if (runner.is_exemplar(query)) {
-      skipped.push_back(concat("'", image_name(img), "' (its active layer is the exemplar)"));
-      continue;
+    if (!in_progress.empty())
+      text += concat(" ", in_progress, " was being edited and is unchanged.");
+    std::vector<std::string> not_started;
+    for (size_t i = next; i < images.size(); ++i)
+      not_started.push_back(concat("'", image_name(images[i]), "'"));
+    if (!not_started.empty()) text += concat(" Not started: ", join(not_started, ", "), ".");
+    if (!failed.empty()) text += concat(" Failed: ", join(failed, "; "), ".");
+    if (!skipped.empty()) text += concat(" Skipped: ", join(skipped, "; "), ".");
+    if (!edited.empty() && mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
+    if (mode == GIMP_RUN_NONINTERACTIVE)
+      g_printerr("%s\n", text.c_str());
+    else
+      g_message("%s", text.c_str());
+  };
+  try {
+    runner.prepare(0.05);
+    for (size_t i = 0; i < images.size(); ++i) {
+      const gint32 img = images[i];
+      next = i + 1;
+      const std::string name = concat("'", image_name(img), "'");
+      const std::string label = concat("EditCLIP: image ", i + 1, "/", images.size(), ": ");
+      const gint32 query = gimp_image_get_active_drawable(img);
+      if (query <= 0) {
+        skipped.push_back(name + " (no active layer)");
+        continue;
+      }
+      if (runner.is_exemplar(query)) {
+        skipped.push_back(name + " (its active layer is the exemplar)");
+        continue;
+      }
+      if (auto* w = dynamic_cast<WindowProgressSink*>(&progress))
+        w->detail(concat("Image ", i + 1, " of ", images.size(), ": ", image_name(img)));
+      const double lo = 0.05 + 0.95 * i / images.size();
+      const double hi = 0.05 + 0.95 * (i + 1) / images.size();
+      in_progress = name;
+      try {
+        g_ids.push_back(runner.apply(read_query(img, query), lo, hi, label));
+        edited.push_back(name);
+      } catch (const Cancelled&) {
+        throw;
+      } catch (const std::exception& e) {
+        if (runner.cancelled()) throw Cancelled();
+        failed.push_back(concat(name, ": ", first_line(e.what())));
+      }
+      in_progress.clear();
     }
-    if (auto* w = dynamic_cast<WindowProgressSink*>(&progress))
-      w->detail(concat("Image ", i + 1, " of ", images.size(), ": ", image_name(img)));
-    const double lo = 0.05 + 0.95 * i / images.size();
-    const double hi = 0.05 + 0.95 * (i + 1) / images.size();
-    try {
-      g_ids.push_back(runner.apply(read_query(img, query), lo, hi, label));
-    } catch (const Cancelled&) {
-      throw;
-    } catch (const std::exception& e) {
-      if (runner.cancelled()) throw Cancelled();
-      failed.push_back(concat("'", image_name(img), "': ", first_line(e.what())));
-    }
+  } catch (const Cancelled&) {
+    report_cancel();
+    throw;
+  } catch (const std::exception&) {
+    // A cancelled engine call may surface as any exception type from the module.
+    if (!runner.cancelled()) throw;
+    report_cancel();
+    throw Cancelled();
   }
   timing_mark("done");
   std::string summary =
@@ -445,11 +517,11 @@ int apply_with(EditRunner& runner, ProgressSink& progress, GimpRunMode mode, gin
   if (g_ids.empty()) throw Error(summary);
   if (mode != GIMP_RUN_NONINTERACTIVE) gimp_displays_flush();
   if (!failed.empty() || mode == GIMP_RUN_INTERACTIVE) g_message("%s", summary.c_str());
-  g_values[1].type = GIMP_PDB_INT32;
-  g_values[1].data.d_int32 = static_cast<gint32>(g_ids.size());
-  g_values[2].type = GIMP_PDB_INT32ARRAY;
-  g_values[2].data.d_int32array = g_ids.data();
-  set_string(3, 1, summary);
+  set_string(1, 1, summary);
+  g_values[2].type = GIMP_PDB_INT32;
+  g_values[2].data.d_int32 = static_cast<gint32>(g_ids.size());
+  g_values[3].type = GIMP_PDB_INT32ARRAY;
+  g_values[3].data.d_int32array = g_ids.data();
   return 3;
 }
 

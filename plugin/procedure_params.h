@@ -31,6 +31,16 @@ enum class DeviceChoice : int { Auto = 0, Cpu = 1, Gpu = 2 };
 constexpr int kMaxPresetPaths = 8;
 constexpr int kPathCapacity = 1024;
 
+// The PDB's `seed` is an INT32 where -1 means random: every seed the plug-in draws or the dialog
+// accepts is in 0..kMaxSeed, so the seed shown in a layer name can always be passed back.
+constexpr uint32_t kMaxSeed = 2147483647u;
+// Upper bounds shared by the PDB checks and the dialog's widgets.
+constexpr double kMaxGuidance = 100.0;
+constexpr double kMaxImageGuidance = 100.0;
+// Refusal shared by the dialog and the PDB.
+constexpr const char* kSameExemplarLayerMessage =
+    "Before and After are the same layer: there is no edit to copy.";
+
 struct ApplySettings {
   EditSource source = EditSource::Layers;
   int32_t before_layer = -1;  // drawable ids (any open image)
@@ -40,8 +50,8 @@ struct ApplySettings {
   int32_t steps = 20;
   double guidance = 7.0;
   double image_guidance = 1.5;
-  uint32_t seed = 0;
-  int32_t random_seed = 0;  // gboolean: draw a new seed on every run
+  uint32_t seed = 0;        // 0..kMaxSeed
+  int32_t random_seed = 0;  // gboolean: draw a new seed (0..kMaxSeed) on every run
   int32_t size = 256;       // processing size (rounded to a multiple of 8)
   DeviceChoice device = DeviceChoice::Auto;
   OutputMode output_mode = OutputMode::GuidedFullResolution;

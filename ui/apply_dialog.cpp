@@ -510,22 +510,23 @@ GtkWidget* make_settings_frame(ApplyDialog* d) {
   g_signal_connect(adj, "value-changed", G_CALLBACK(gimp_int_adjustment_update), &v.steps);
 
   adj = gimp_scale_entry_new(
-      t, 0, 1, "_Edit guidance:", 200, 6, v.guidance, 0, 20, 0.1, 1, 1, FALSE, 0, 100,
+      t, 0, 1, "_Edit guidance:", 200, 6, v.guidance, 0, 20, 0.1, 1, 1, FALSE, 0, kMaxGuidance,
       "How strongly the exemplar's edit is applied (classifier-free guidance on the edit "
       "embedding). Higher is stronger but may exaggerate; 7 is the authors' default.",
       nullptr);
   g_signal_connect(adj, "value-changed", G_CALLBACK(gimp_double_adjustment_update), &v.guidance);
 
   adj = gimp_scale_entry_new(
-      t, 0, 2, "_Image guidance:", 200, 6, v.image_guidance, 0, 5, 0.05, 0.5, 2, FALSE, 0, 50,
+      t, 0, 2, "_Image guidance:", 200, 6, v.image_guidance, 0, 5, 0.05, 0.5, 2, FALSE, 0,
+      kMaxImageGuidance,
       "How closely the result keeps the query's content and layout. Higher stays nearer the "
       "original; 1.5 is the authors' default.",
       nullptr);
   g_signal_connect(adj, "value-changed", G_CALLBACK(gimp_double_adjustment_update),
                    &v.image_guidance);
 
-  // Writes straight into the working copy (guint32 / gboolean are our field types).
-  GtkWidget* seed = gimp_random_seed_new(&v.seed, reinterpret_cast<gboolean*>(&v.random_seed));
+  // Writes straight into the working copy.
+  GtkWidget* seed = seed_widget(&v.seed, &v.random_seed);
   attach_row(t, 3, "S_eed:", seed);
   set_tip(GTK_WIDGET(GIMP_RANDOM_SEED_SPINBUTTON(seed)),
           "The same seed with the same settings gives the same image. The seed used is put in "
@@ -639,6 +640,7 @@ GtkWidget* make_models_warning(ApplyDialog* d) {
 
 std::string collect(ApplyDialog* d) {
   ApplySettings& v = d->v;
+  v.seed = std::min(v.seed, kMaxSeed);  // the spin button's range; a no-op safety net
   const int page = gtk_notebook_get_current_page(GTK_NOTEBOOK(d->notebook));
   v.source = static_cast<EditSource>(page);
   v.size = std::max(8, static_cast<int>(std::lround(
@@ -650,8 +652,7 @@ std::string collect(ApplyDialog* d) {
   if (v.source == EditSource::Layers) {
     if (!is_usable_layer(v.before_layer)) return "Choose the Before layer of the exemplar.";
     if (!is_usable_layer(v.after_layer)) return "Choose the After layer of the exemplar.";
-    if (v.before_layer == v.after_layer)
-      return "Before and After are the same layer: there is no edit to copy.";
+    if (v.before_layer == v.after_layer) return kSameExemplarLayerMessage;
     return "";
   }
   // Presets: the chosen paths, in list order.

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "plugin/procedure_params.h"
 #include "ui/dialogs.h"
 
 namespace editclip::gimp {
@@ -479,6 +480,38 @@ bool run_dialog(GtkWidget* dialog, const std::string& id, GtkWidget* error_label
   }
   g_running_dialog = outer;
   return accepted;
+}
+
+namespace {
+
+void new_seed_in_range(GtkWidget* widget, gpointer spin) {
+  if (GTK_IS_TOGGLE_BUTTON(widget) && !gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(widget)))
+    return;
+  gtk_spin_button_set_value(GTK_SPIN_BUTTON(spin), g_random_int() & kMaxSeed);
+}
+
+}  // namespace
+
+GtkWidget* seed_widget(uint32_t* seed, int32_t* random_seed) {
+  // guint32 / gboolean are the field types.
+  GtkWidget* seed_box = gimp_random_seed_new(seed, reinterpret_cast<gboolean*>(random_seed));
+  auto* spin = static_cast<GtkWidget*>(GIMP_RANDOM_SEED_SPINBUTTON(seed_box));
+  GtkAdjustment* adj = gtk_spin_button_get_adjustment(GTK_SPIN_BUTTON(spin));
+  gtk_adjustment_set_upper(adj, kMaxSeed);
+  // A seed from older last values, or drawn by the widget for "Randomize", may be larger.
+  if (*seed > kMaxSeed) gtk_spin_button_set_value(GTK_SPIN_BUTTON(spin), *seed & kMaxSeed);
+  *seed = std::min(*seed, kMaxSeed);
+  // Runs after the widget's own handlers (which draw a full 32-bit seed, clamped by the
+  // adjustment) on "New Seed" and on ticking "Randomize".
+  GList* children = gtk_container_get_children(GTK_CONTAINER(seed_box));
+  for (GList* l = children; l; l = l->next) {
+    GtkWidget* child = GTK_WIDGET(l->data);
+    if (GTK_IS_BUTTON(child) && child != spin)
+      g_signal_connect(child, GTK_IS_TOGGLE_BUTTON(child) ? "toggled" : "clicked",
+                       G_CALLBACK(new_seed_in_range), spin);
+  }
+  g_list_free(children);
+  return seed_box;
 }
 
 bool copy_to_buffer(const std::string& text, char* buffer, size_t capacity) {

@@ -59,6 +59,11 @@ void set_tip(GtkWidget* widget, const char* tip);
 // Transient for the dialog being run (a dialog opened from another one), else for GIMP's window.
 void set_transient(GtkWidget* window);
 
+// GimpRandomSeed (spin button, New Seed, Randomize) writing `seed` / `random_seed`, limited to
+// 0..kMaxSeed: the PDB's seed is an INT32 (-1 = random), and the widget alone allows and draws
+// any 32-bit seed, so a seed shown in a result layer's name could not always be passed back.
+GtkWidget* seed_widget(uint32_t* seed, int32_t* random_seed);
+
 // ---- layout -------------------------------------------------------------------------------------
 
 // A Cancel / `ok_label` GimpDialog answering GTK_RESPONSE_CANCEL / GTK_RESPONSE_OK, with the

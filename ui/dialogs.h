@@ -18,6 +18,9 @@
 //                                      presses the progress window's Cancel at its first update().
 //                                      An auto-OK that fails validation prints the reason on stderr
 //                                      and the dialog returns false.
+//   EDITCLIP_PROGRESS_CANCEL_AT=F      the progress window presses its Cancel once the overall
+//                                      progress reaches the fraction F (e.g. 0.5: in the middle
+//                                      of Apply to All).
 #pragma once
 
 #include <cstdint>

@@ -20,6 +20,7 @@ struct ProgressWindow::Impl {
   GtkWidget* button = nullptr;
   bool cancelled = false;
   bool auto_cancel = false;
+  double cancel_at = -1;  // test hook: press Cancel once the progress reaches this fraction
   bool exposed = false;
   int updates = 0;
   gint64 start_us = 0;
@@ -69,6 +70,8 @@ ProgressWindow::ProgressWindow(const std::string& title, bool batch) : impl_(new
   p.id = "progress";
   p.start_us = g_get_monotonic_time();
   p.auto_cancel = auto_answer(p.id, true) == AutoAnswer::Cancel;
+  if (const char* at = g_getenv("EDITCLIP_PROGRESS_CANCEL_AT"); at && *at)
+    p.cancel_at = g_ascii_strtod(at, nullptr);
   if (!init_ui()) return;  // no display: a silent no-op window
 
   p.window = gtk_window_new(GTK_WINDOW_TOPLEVEL);
@@ -108,7 +111,11 @@ ProgressWindow::ProgressWindow(const std::string& title, bool batch) : impl_(new
   gtk_button_box_set_layout(GTK_BUTTON_BOX(buttons), GTK_BUTTONBOX_END);
   p.button = gtk_button_new_from_stock(GTK_STOCK_CANCEL);
   gimp_help_set_help_data(
-      p.button, "Stops after the current step. Nothing is written to the image.", nullptr);
+      p.button,
+      batch ? "Stops after the current step. The image being edited is left unchanged; images "
+              "already finished keep their new layer, and a message lists them."
+            : "Stops after the current step. Nothing is written to the image.",
+      nullptr);
   g_signal_connect(p.button, "clicked", G_CALLBACK(on_cancel), &p);
   gtk_container_add(GTK_CONTAINER(buttons), p.button);
   gtk_box_pack_start(GTK_BOX(vbox), buttons, FALSE, FALSE, 0);
@@ -163,6 +170,7 @@ void ProgressWindow::update(double fraction, const std::string& text) {
     snapshot_window(p.window, p.id);
   }
   if (p.auto_cancel && p.updates >= 1) p.cancel();
+  if (p.cancel_at >= 0 && fraction >= p.cancel_at) p.cancel();
 }
 
 void ProgressWindow::set_detail(const std::string& text) {

@@ -82,6 +82,39 @@ GtkWidget* folder_row(GtkTable* table, int row, const char* label, const std::st
   return entry;
 }
 
+// The thread count's spin button shows 0 as "auto" (and reads "auto" or nothing back as 0).
+gboolean threads_output(GtkSpinButton* spin, gpointer) {
+  const int value = gtk_spin_button_get_value_as_int(spin);
+  if (value != 0) return FALSE;  // the default digits
+  if (std::string(gtk_entry_get_text(GTK_ENTRY(spin))) != "auto")
+    gtk_entry_set_text(GTK_ENTRY(spin), "auto");
+  return TRUE;
+}
+
+gint threads_input(GtkSpinButton* spin, gdouble* value, gpointer) {
+  std::string text = gtk_entry_get_text(GTK_ENTRY(spin));
+  text.erase(0, text.find_first_not_of(" \t"));
+  text.erase(text.find_last_not_of(" \t") + 1);
+  if (text.empty() || g_ascii_strcasecmp(text.c_str(), "auto") == 0) {
+    *value = 0;
+    return TRUE;
+  }
+  char* end = nullptr;
+  const double v = g_ascii_strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end) return GTK_INPUT_ERROR;
+  *value = v;
+  return TRUE;
+}
+
+// The settings path as the user knows it: ~/... under the home folder.
+std::string shown_path(const std::string& path) {
+  const std::string home = g_get_home_dir() ? g_get_home_dir() : "";
+  if (!home.empty() && path.size() > home.size() && path.compare(0, home.size(), home) == 0 &&
+      path[home.size()] == '/')
+    return "~" + path.substr(home.size());
+  return path;
+}
+
 GtkWidget* string_combo(const char** labels, const char* const* values, int n,
                         const std::string& active) {
   // Values are the indices into `values`.
@@ -101,6 +134,7 @@ ModelSettings collect(SettingsDialog* d) {
   v.device = kDevices[i];
   gimp_int_combo_box_get_active(GIMP_INT_COMBO_BOX(d->precision_combo), &i);
   v.precision = kPrecisions[i];
+  gtk_spin_button_update(GTK_SPIN_BUTTON(d->threads_spin));  // text typed but not yet applied
   v.threads = gtk_spin_button_get_value_as_int(GTK_SPIN_BUTTON(d->threads_spin));
   return v;
 }
@@ -135,7 +169,7 @@ bool run_settings_dialog(ModelSettings* s) {
       new_dialog("EditCLIP: Model Settings", "editclip-settings", "plug-in-editclip-settings");
   GtkWidget* vbox = content_vbox(d.dialog);
   const std::string hint =
-      "Where the EditCLIP weights are. Saved in " + settings_path() +
+      "Where the EditCLIP weights are. Saved in " + shown_path(settings_path()) +
       ", which the editclip command-line tool reads too. The environment variables "
       "EDITCLIP_CLIP_DIR, EDITCLIP_EDITOR_DIR, EDITCLIP_DEVICE, … override it.";
   gtk_box_pack_start(GTK_BOX(vbox), gimp_hint_box_new(hint.c_str()), FALSE, FALSE, 0);
@@ -175,9 +209,14 @@ bool run_settings_dialog(ModelSettings* s) {
              "on a GPU; results differ slightly from 32-bit.");
   GtkObject* adj = gtk_adjustment_new(d.v.threads, 0, 256, 1, 4, 0);
   d.threads_spin = gtk_spin_button_new(GTK_ADJUSTMENT(adj), 1, 0);
-  gtk_spin_button_set_numeric(GTK_SPIN_BUTTON(d.threads_spin), TRUE);
+  // Not numeric: "auto" must be typeable; threads_input parses the rest.
+  gtk_spin_button_set_numeric(GTK_SPIN_BUTTON(d.threads_spin), FALSE);
+  gtk_entry_set_width_chars(GTK_ENTRY(d.threads_spin), 5);
+  g_signal_connect(d.threads_spin, "output", G_CALLBACK(threads_output), nullptr);
+  g_signal_connect(d.threads_spin, "input", G_CALLBACK(threads_input), nullptr);
   attach_row(t, 2, "CPU _threads:", d.threads_spin,
-             "Threads for CPU work; 0 uses every core. Lower it to keep GIMP responsive.");
+             "Threads for CPU work. auto (0) lets the engine use every core; a lower number "
+             "keeps GIMP and other programs responsive while EditCLIP runs.");
 
   GtkWidget* check_box = gtk_hbox_new(FALSE, 8);
   gtk_box_pack_start(GTK_BOX(vbox), check_box, FALSE, FALSE, 0);
@@ -203,6 +242,9 @@ bool run_settings_dialog(ModelSettings* s) {
   gtk_widget_hide(d.check_status);
   // Cheap (file tests only): show the state right away instead of waiting for a click.
   on_check(nullptr, &d);
+  // Without this the first entry takes the focus and shows its path selected.
+  if (GtkWidget* ok = gtk_dialog_get_widget_for_response(GTK_DIALOG(d.dialog), GTK_RESPONSE_OK))
+    gtk_widget_grab_focus(ok);
 
   const bool ok = run_dialog(d.dialog, "settings", nullptr, [&] {
     d.v = collect(&d);

@@ -97,9 +97,10 @@ TEST(GimpOutputs, OriginalLayersAreByteIdentical) {
     EXPECT_TRUE(same_pixels(load(name), load(stem + "_after.png"), &why)) << why;
     ++pairs;
   }
-  // a (query, before, after), b, g, k x5, refusals (missing, threechannel, indexed, zeroarea,
-  // group, badsteps, nopreset, scorenotext)
-  EXPECT_GE(pairs, 18);
+  // a (query, before, after), b, g, k x5, refusals (missing, threechannel, indexed,
+  // selmisseslayer, group, badsteps, presetandlayers, samelayer, badseed, nopreset, scorenotext,
+  // batchnone)
+  EXPECT_GE(pairs, 22);
 }
 
 TEST(GimpOutputs, ResultIsAFullSizeOpaqueEdit) {
@@ -168,6 +169,15 @@ TEST(GimpOutputs, FeatheredSelectionGivesGradualWeights) {
   EXPECT_GE(partial, 6) << "no gradual transition across the feathered edge";
   // Weights rise monotonically from the left edge to the centre.
   for (int x = 1; x <= 32; ++x) EXPECT_GE(r.at(x, 32)[3] + 1, r.at(x - 1, 32)[3]) << x;
+}
+
+// A random seed (-1) is put in the layer name; passing that seed back gives the same image.
+TEST(GimpOutputs, RandomSeedFromTheLayerNameReproduces) {
+  const Rgba a = load("h_random.png");
+  const Rgba b = load("h_repeat.png");
+  ASSERT_TRUE(has_size(a, 48, 48));
+  std::string why;
+  EXPECT_TRUE(same_pixels(a, b, &why)) << why;
 }
 
 TEST(GimpOutputs, GrayImageGetsAGrayResult) {

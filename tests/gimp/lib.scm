@@ -28,12 +28,18 @@
        (set! *error-hook* throw)
        r))))
 
-(define (string-contains? s sub)
+; Index of the first `sub` in `s`, or #f.
+(define (string-index s sub)
   (let ((n (string-length s)) (m (string-length sub)))
     (let loop ((i 0))
       (cond ((> (+ i m) n) #f)
-            ((string=? (substring s i (+ i m)) sub) #t)
+            ((string=? (substring s i (+ i m)) sub) i)
             (else (loop (+ i 1)))))))
+(define (string-contains? s sub) (if (string-index s sub) #t #f))
+; The N of a result layer named "... (seed N)", or #f.
+(define (seed-in-name name)
+  (let ((i (string-index name "(seed ")))
+    (if i (string->number (substring name (+ i 6) (- (string-length name) 1))) #f)))
 
 (define (new-image w h type) (car (gimp-image-new w h type)))
 ; A layer on top of the stack at offsets (x, y).

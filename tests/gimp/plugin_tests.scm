@@ -87,11 +87,15 @@
 (expect-refusal "indexed" img5 q5 (lambda () (apply-edit img5 q5 before after 1 0)) "indexed")
 (check "indexed: image still indexed" (= (car (gimp-image-base-type img5)) INDEXED))
 
+; The issue asks for a "zero-area selection". GIMP 2.10 cannot hold one: selecting nothing
+; (a 0x0 rectangle, or an emptied selection) is the same as Select > None, for which
+; gimp-selection-bounds says non-empty = FALSE, and then the whole layer is processed (README).
+; What can be refused is a selection that misses the query layer, leaving it no pixels.
 (define img6 (new-image 64 64 RGB))
 (define q6 (add-layer img6 20 20 RGB-IMAGE "small layer" 0 0))
 (plasma q6 61)
 (gimp-image-select-rectangle img6 CHANNEL-OP-REPLACE 40 40 10 10)
-(expect-refusal "zeroarea" img6 q6 (lambda () (apply-edit img6 q6 before after 1 0))
+(expect-refusal "selmisseslayer" img6 q6 (lambda () (apply-edit img6 q6 before after 1 0))
                 "selection does not touch")
 
 (define group (car (gimp-layer-group-new img)))
@@ -103,6 +107,15 @@
                 (lambda () (plug-in-editclip-apply RUN-NONINTERACTIVE img query before after 0 7.0
                                                    1.5 1 64 0 0 "" 1))
                 "steps 0")
+; Layers and a preset together, and a pair made of one layer, are refused as in the dialog.
+(expect-refusal "presetandlayers" img query
+                (lambda () (plug-in-editclip-apply RUN-NONINTERACTIVE img query before after 2 7.0
+                                                   1.5 1 64 0 0 "gray to plasma" 1))
+                "not both")
+(expect-refusal "samelayer" img query (lambda () (apply-edit img query before before 1 0))
+                "same layer")
+(expect-refusal "badseed" img query (lambda () (apply-edit img query before after -2 0))
+                "seed -2")
 (expect-refusal "nopreset" img query
                 (lambda () (plug-in-editclip-apply RUN-NONINTERACTIVE img query -1 -1 2 7.0 1.5 1 64
                                                    0 0 "no-such-preset" 1))
@@ -116,6 +129,53 @@
 (check "different sizes: succeeds" (not (eq? rd 'error)) last-error)
 (if (not (eq? rd 'error))
     (check "different sizes: noted" (string-contains? (cadr rd) "differ in size") (cadr rd)))
+
+; ---- H. the result layer is composited like the query; seeds reproduce through the PDB ------
+; Query at 40 % opacity in multiply mode with non-default blend/composite settings. A random
+; seed (-1) is put in the layer name; passing that seed back gives the same pixels.
+(define img8 (new-image 48 48 RGB))
+(define q8 (add-layer img8 48 48 RGB-IMAGE "faded multiply" 0 0))
+(plasma q8 91)
+(gimp-layer-set-opacity q8 40.0)
+(gimp-layer-set-mode q8 LAYER-MODE-MULTIPLY)
+(gimp-layer-set-blend-space q8 LAYER-COLOR-SPACE-RGB-PERCEPTUAL)
+(gimp-layer-set-composite-space q8 LAYER-COLOR-SPACE-RGB-PERCEPTUAL)
+(gimp-layer-set-composite-mode q8 LAYER-COMPOSITE-CLIP-TO-BACKDROP)
+(define rh (try (lambda () (apply-edit img8 q8 before after -1 0))))
+(check "properties: succeeds" (not (eq? rh 'error)) last-error)
+(if (not (eq? rh 'error))
+    (let* ((l (car rh)) (seed (seed-in-name (name-of l))))
+      (check "properties: opacity 40"
+             (let ((o (car (gimp-layer-get-opacity l)))) (and (> o 39.99) (< o 40.01)))
+             (gimp-layer-get-opacity l))
+      (check "properties: multiply mode"
+             (= (car (gimp-layer-get-mode l)) LAYER-MODE-MULTIPLY) (gimp-layer-get-mode l))
+      (check "properties: blend space"
+             (= (car (gimp-layer-get-blend-space l)) LAYER-COLOR-SPACE-RGB-PERCEPTUAL)
+             (gimp-layer-get-blend-space l))
+      (check "properties: composite space"
+             (= (car (gimp-layer-get-composite-space l)) LAYER-COLOR-SPACE-RGB-PERCEPTUAL)
+             (gimp-layer-get-composite-space l))
+      (check "properties: composite mode"
+             (= (car (gimp-layer-get-composite-mode l)) LAYER-COMPOSITE-CLIP-TO-BACKDROP)
+             (gimp-layer-get-composite-mode l))
+      (check "random seed: in the name, 0..2147483647"
+             (and seed (>= seed 0) (<= seed 2147483647)) (name-of l))
+      (export l "h_random.png")
+      (if seed
+          (let ((again (try (lambda () (apply-edit img8 q8 before after seed 0)))))
+            (check "random seed: passed back, accepted" (not (eq? again 'error)) last-error)
+            (if (not (eq? again 'error))
+                (begin
+                  ; GIMP appends " #1" to a second layer of the same name.
+                  (check "random seed: same name" (string-index (name-of (car again)) (name-of l))
+                         (name-of (car again)))
+                  (export (car again) "h_repeat.png")))))))
+(define rmax (try (lambda () (apply-edit img8 q8 before after 2147483647 0))))
+(check "largest seed: accepted" (not (eq? rmax 'error)) last-error)
+(if (not (eq? rmax 'error))
+    (check "largest seed: in the name" (string-contains? (name-of (car rmax)) "(seed 2147483647)")
+           (name-of (car rmax))))
 
 ; ---- presets and scores -------------------------------------------------------------------------
 (define rp (try (lambda () (plug-in-editclip-save-preset RUN-NONINTERACTIVE img query before after
@@ -181,12 +241,13 @@
 (check "batch: succeeds" (not (eq? rk 'error)) last-error)
 (if (not (eq? rk 'error))
     (begin
-      (check "batch: four new layers" (= (car rk) 4) rk)
+      (check "batch: four new layers"
+             (and (= (cadr rk) 4) (= (vector-length (caddr rk)) 4)) rk)
       (check "batch: summary names the failure and the skip"
-             (and (string-contains? (caddr rk) "edited 4 of 6")
-                  (string-contains? (caddr rk) "indexed")
-                  (string-contains? (caddr rk) "skipped"))
-             (caddr rk))
+             (and (string-contains? (car rk) "edited 4 of 6")
+                  (string-contains? (car rk) "indexed")
+                  (string-contains? (car rk) "skipped"))
+             (car rk))
       (for-each (lambda (i)
                   (check (string-append "batch: image " (car (gimp-image-get-name i)) " edited")
                          (= (num-layers i) 2) (num-layers i)))
@@ -199,6 +260,21 @@
 (for-each (lambda (i name)
             (export (layer-at i (- (num-layers i) 1)) (string-append "k_" name "_after.png")))
           (list k1 k2 k3 k4 k5) (list "one" "two" "three" "gray" "indexed"))
+
+(delete-all-images)
+
+; ---- apply to all with nothing to edit: fails with its summary, and the caller survives --------
+(define ex2 (new-image 32 32 RGB))
+(define ex2-before (add-layer ex2 32 32 RGB-IMAGE "ex2 before" 0 0))
+(define ex2-after (add-layer ex2 32 32 RGB-IMAGE "ex2 after" 0 0))
+(fill ex2-before 10 20 30)
+(plasma ex2-after 72)
+(gimp-image-set-active-layer ex2 ex2-after)
+(expect-refusal "batchnone" ex2 ex2-after
+                (lambda () (plug-in-editclip-apply-all RUN-NONINTERACTIVE ex2 ex2-after ex2-before
+                                                        ex2-after 2 7.0 1.5 1 64 0 0 "" 1))
+                "edited 0 of 1")
+(check "batch none: Script-Fu still runs after the failed call" (= (num-layers ex2) 2))
 
 (delete-all-images)
 (finish)
