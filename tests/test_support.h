@@ -2,7 +2,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <cstdlib>
 #include <filesystem>
@@ -93,6 +96,35 @@ std::string error_of(F&& f) {
 
 inline bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
+}
+
+// A finished shell command: its exit status (-1 when killed by a signal) and what it printed.
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+
+// Reads a popen()ed command to its end and closes it. Two commands may be started with popen
+// first and finished afterwards (both run meanwhile).
+inline CommandResult finish_command(FILE* pipe) {
+  CommandResult r;
+  if (!pipe) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int raw = pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+// Runs `command` with /bin/sh; `output` is what it writes to stdout (add 2>&1 for stderr too).
+inline CommandResult run_command(const std::string& command) {
+  return finish_command(popen(command.c_str(), "r"));
+}
+
+// Single-quoted for /bin/sh (paths of the tests hold no single quote).
+inline std::string shell_quoted(const std::filesystem::path& p) {
+  return "'" + p.string() + "'";
 }
 
 }  // namespace editclip::test

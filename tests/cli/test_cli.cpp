@@ -30,25 +30,14 @@ const fs::path kClip = kFixtures / "models/clip_a/clip";
 const fs::path kIp2p = kFixtures / "models/ip2p_a";
 const fs::path kCase = kFixtures / "cases/09_pipeline_exemplar";
 
-struct CliRun {
-  int status = -1;
-  std::string output;  // stdout + stderr
-};
+using CliRun = editclip::test::CommandResult;  // output: stdout + stderr
 
 CliRun run(const std::string& args) {
-  std::string cmd = std::string(EDITCLIP_CLI) + " " + args + " 2>&1";
-  CliRun r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
+  return editclip::test::run_command(std::string(EDITCLIP_CLI) + " " + args + " 2>&1");
 }
 
 std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
+  return editclip::test::shell_quoted(p);
 }
 
 // Largest per-channel difference between two image files of the same size.
@@ -674,15 +663,8 @@ TEST(CliScore, ReportsProgressOnStderr) {
                            " --instruction 'make it winter' --device cpu";
   // stdout into a file; `output` is stderr alone.
   auto run_stderr = [&](const std::string& a) {
-    CliRun r;
-    const std::string cmd = std::string(EDITCLIP_CLI) + " " + a + " 2>&1 >" + q(tmp / "out.txt");
-    FILE* pipe = popen(cmd.c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-    const int raw = pclose(pipe);
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    return r;
+    return editclip::test::run_command(std::string(EDITCLIP_CLI) + " " + a + " 2>&1 >" +
+                                       q(tmp / "out.txt"));
   };
   CliRun r = run_stderr(args);
   ASSERT_EQ(r.status, 0) << r.output;

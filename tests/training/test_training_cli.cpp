@@ -34,30 +34,18 @@ const fs::path kIp2p = kFixtures / "models/ip2p_a";
 const fs::path kLpips = kFixtures / "models/lpips_a";
 
 std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
+  return editclip::test::shell_quoted(p);
 }
 
-struct CliRun {
-  int status = -1;
-  std::string output;
-};
+using CliRun = editclip::test::CommandResult;
+using editclip::test::finish_command;
 
 std::string command(const std::string& args, const std::string& env = "") {
   return (env.empty() ? "" : "env " + env + " ") + std::string(EDITCLIP_CLI) + " " + args + " 2>&1";
 }
 
-CliRun finish(FILE* pipe) {
-  CliRun r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
-
 CliRun run(const std::string& args, const std::string& env = "") {
-  return finish(popen(command(args, env).c_str(), "r"));
+  return finish_command(popen(command(args, env).c_str(), "r"));
 }
 
 // Both ranks at once (their output is small: --quiet, so the pipes never fill up).
@@ -82,8 +70,8 @@ std::pair<CliRun, CliRun> run_two_ranks(const std::string& args) {
   };
   FILE* p0 = popen(command(args, env(0)).c_str(), "r");
   FILE* p1 = popen(command(args, env(1)).c_str(), "r");
-  CliRun r0 = finish(p0);
-  CliRun r1 = finish(p1);
+  CliRun r0 = finish_command(p0);
+  CliRun r1 = finish_command(p1);
   return {r0, r1};
 }
 
