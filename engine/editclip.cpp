@@ -154,11 +154,13 @@ struct Engine::Impl {
   std::unique_ptr<EditScorer> scorer(int64_t resize) const {
     ScoreOptions so;
     so.editclip_resize = resize;
-    std::optional<ClipTokenizer> tok = clip_tokenizer;
-    if (!tok && encoder && encoder->has_tokenizer()) tok = encoder->tokenizer();
+    // The baseline CLIP's tokenizer, else EditCLIP's own (same vocabulary for OpenAI CLIP).
+    const ClipTokenizer* tok = clip_tokenizer                        ? &*clip_tokenizer
+                               : encoder && encoder->has_tokenizer() ? &encoder->tokenizer()
+                                                                     : nullptr;
     return std::make_unique<EditScorer>(
-        encoder, clip, tok, clip_processor.value_or(ClipImageProcessor(ClipImageProcessorConfig{})),
-        lpips, so);
+        encoder, clip, tok ? std::optional<ClipTokenizer>(*tok) : std::nullopt,
+        clip_processor.value_or(ClipImageProcessor(ClipImageProcessorConfig{})), lpips, so);
   }
 };
 
