@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <thread>
@@ -62,6 +63,19 @@ void configure_threads(int num_threads) {
   int n = num_threads > 0 ? num_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (at::get_num_threads() != n) at::set_num_threads(n);
+}
+
+void use_serial_ops_on_this_thread() {
+  // ATen sets a thread's OpenMP limit from its global count the first time the thread reaches
+  // an op; do that now so that it cannot undo the limit set below.
+  at::get_num_threads();
+  // The OpenMP runtime LibTorch was loaded with (Debian's libgomp, or the copy bundled with
+  // PyTorch's wheels under another file name), looked up by symbol so that this library neither
+  // links a second OpenMP runtime nor needs OpenMP flags.
+  using SetNumThreads = void (*)(int);
+  static const auto set =
+      reinterpret_cast<SetNumThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (set) set(1);
 }
 
 at::Generator make_cpu_generator(uint64_t seed) {

@@ -23,6 +23,14 @@ at::ScalarType to_scalar_type(WeightPrecision precision);
 // AVX-512 kernels on CPUs that have them. Safe to call more than once.
 void configure_threads(int num_threads = 0);
 
+// Makes ATen run its CPU ops serially on the calling thread; for helper threads that work next to
+// the main computation (data-loader workers). Without it each such thread that reaches a parallel
+// ATen op opens its own OpenMP team of all cores, so W workers oversubscribe the machine W-fold
+// (PyTorch's DataLoader sets one thread in its workers for the same reason). Only this thread
+// changes: the OpenMP limit is per thread, and at::set_num_threads is avoided because it also
+// sets the count that every thread starting later inherits. No effect without OpenMP.
+void use_serial_ops_on_this_thread();
+
 // Torch's CPU generator seeded like torch.Generator('cpu').manual_seed(seed): the same seed and the
 // same sequence of randn calls give the same numbers as the reference Python code.
 at::Generator make_cpu_generator(uint64_t seed);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "engine/core/error.h"
+#include "engine/core/runtime.h"
 #include "engine/image/editclip_preprocess.h"
 #include "engine/image/image_io.h"
 #include "engine/image/pil_resample.h"
@@ -193,6 +194,7 @@ struct EditDataLoader::Impl {
   }
 
   void worker_loop() {
+    use_serial_ops_on_this_thread();  // the training step has the cores; workers run beside it
     std::unique_lock<std::mutex> lock(mu);
     for (;;) {
       work_cv.wait(lock, [&] { return stop || !jobs.empty(); });

@@ -1,7 +1,9 @@
 // Training data: manifest and InstructPix2Pix layouts, bad-data reports, held-out split, the toy
 // generator, and the loader's determinism (thread count, resume, rank shards).
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -469,6 +471,39 @@ TEST_F(TrainingData, LoaderComputesModelInputsOnItsWorkers) {
     };
     EXPECT_TRUE(same(a.pair_pixels[1], at::cat({norm(s.input_u8), norm(s.edited_u8)}, 0)));
   }
+}
+
+TEST_F(TrainingData, LoaderWorkersRunAtenOpsSeriallyAndLeaveOtherThreadsAlone) {
+  // Each worker would otherwise open an OpenMP team of every core next to the training step.
+  const EditDataset ds = dataset();
+  // At least 2, so that "serial" is visible (ATen's default may be 1 on a small machine).
+  const int before = at::get_num_threads();
+  const int main_threads = std::max(2, before);
+  at::set_num_threads(main_threads);
+  std::mutex mu;
+  std::vector<int> seen;
+  LoaderOptions o = loader_options(2);
+  o.pair_pixels = [&](const at::Tensor& in, const at::Tensor& ed) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      seen.push_back(at::get_num_threads());
+    }
+    return at::cat({in, ed}, 2).permute({2, 0, 1}).to(at::kFloat);
+  };
+  {
+    EditDataLoader loader(ds, o);
+    loader.next();
+  }
+  ASSERT_FALSE(seen.empty());
+  if (at::get_parallel_info().find("OpenMP") != std::string::npos) {
+    for (int n : seen) EXPECT_EQ(n, 1);
+  }
+  EXPECT_EQ(at::get_num_threads(), main_threads);
+  // A thread started afterwards still gets the process's thread count.
+  int later = 0;
+  std::thread([&] { later = at::get_num_threads(); }).join();
+  EXPECT_EQ(later, main_threads);
+  at::set_num_threads(before);
 }
 
 TEST_F(TrainingData, LoaderResumesBitIdentically) {
