@@ -478,14 +478,28 @@ std::pair<EditDataset, EditDataset> EditDataset::split(double heldout_fraction, 
   }
   const std::vector<int64_t> perm =
       det_permutation(static_cast<int64_t>(groups.size()), hash_key({seed, 0x5b117ULL}));
+  // Whole groups in the drawn order, each only if it still fits in k: a large group never makes
+  // the held-out part bigger than asked (it may end a little smaller). When no group fits at all
+  // (every group larger than k), the smallest one is held out instead, within cap and n - 1.
   std::vector<bool> held(static_cast<size_t>(n), false);
   int64_t count = 0;
   for (size_t j = 0; j < perm.size() && count < k; ++j) {
     const std::vector<size_t>& g = groups[static_cast<size_t>(perm[j])];
     const int64_t size = static_cast<int64_t>(g.size());
-    if (count + size > cap || count + size >= n) continue;
+    if (count + size > k) continue;
     for (size_t i : g) held[i] = true;
     count += size;
+  }
+  if (count == 0 && k > 0) {
+    const std::vector<size_t>* smallest = nullptr;
+    for (int64_t j : perm) {
+      const std::vector<size_t>& g = groups[static_cast<size_t>(j)];
+      const int64_t size = static_cast<int64_t>(g.size());
+      if (size > cap || size >= n) continue;
+      if (!smallest || g.size() < smallest->size()) smallest = &g;
+    }
+    if (smallest)
+      for (size_t i : *smallest) held[i] = true;
   }
   std::vector<size_t> a, b;
   for (int64_t i = 0; i < n; ++i) (held[static_cast<size_t>(i)] ? b : a).push_back(i);

@@ -102,9 +102,11 @@ class EditDataset {
 
   // Deterministic held-out split by group (EditTriplet::group): the target is k =
   // round(fraction * size) items (at least 1 when fraction > 0 and size >= 2), at most
-  // `max_heldout` (> 0). Whole groups are taken in an order drawn from `seed` until k items are
-  // held out; a group that would exceed max_heldout or leave no training item is passed over.
-  // Every item is in exactly one half (train + heldout == size); both keep the original order.
+  // `max_heldout` (> 0). Whole groups are taken in an order drawn from `seed`, each only if it
+  // still fits in k, so the held-out part is never bigger than asked (with large groups it can be
+  // smaller); when no group fits, the smallest group (within max_heldout, leaving a training item)
+  // is held out. Every item is in exactly one half (train + heldout == size); both keep the
+  // original order.
   // With singleton groups exactly min(k, max_heldout) items are held out. Returns {train, heldout}.
   std::pair<EditDataset, EditDataset> split(double heldout_fraction, uint64_t seed,
                                             size_t max_heldout = 0) const;

@@ -283,6 +283,17 @@ TEST_F(TrainingData, HeldOutSplitKeepsGroupsTogether) {
     const auto [train_c, held_c] = ds.split(0.5, seed, 4);
     EXPECT_EQ(held_c.size(), 3u);
     EXPECT_EQ(train_c.size(), 21u);
+    // A target smaller than every group: the smallest group, not nothing and not more.
+    EXPECT_EQ(ds.split(2.0 / 24, seed).second.size(), 3u);
+  }
+  // One big group never makes the held-out part bigger than asked, whichever order is drawn.
+  std::vector<EditTriplet> mixed = dataset().items();
+  for (size_t i = 0; i < mixed.size(); ++i) mixed[i].group = i < 14 ? "big" : "";
+  const EditDataset big(mixed);
+  for (uint64_t seed = 0; seed < 16; ++seed) {
+    const auto held = big.split(0.1, seed).second;  // k = round(2.4) = 2
+    EXPECT_EQ(held.size(), 2u) << seed;
+    for (const auto& t : held.items()) EXPECT_NE(t.group, "big");
   }
   // The IP2P layout groups by prompt folder; the manifest by input image + instruction, or by its
   // "group" key.
