@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 
@@ -43,8 +44,15 @@ EditDataset load_training_data(const TrainRunOptions& opt, Communicator& comm) {
   dopts.skip_bad = opt.skip_bad;
   dopts.shard_rank = comm.rank();
   dopts.shard_count = comm.world_size();
+  // Every rank must make the same collective calls in the same order, also when one of them
+  // fails (a missing manifest entry, a thread that cannot start, out of memory): otherwise the
+  // others wait in a collective until the timeout. So each rank first says, in the same all-reduce
+  // at the point where it either combines or has failed, whether it failed; a rank that learns
+  // that another one failed stops without a further collective.
+  struct OtherRankFailed {};
   dopts.combine = [&comm](std::vector<uint8_t>& bad) {
     if (comm.world_size() == 1) return;
+    if (comm.all_reduce_max(0.0) > 0) throw OtherRankFailed{};
     at::Tensor t = at::empty({static_cast<int64_t>(bad.size())}, at::kInt);
     int32_t* q = t.data_ptr<int32_t>();
     for (size_t i = 0; i < bad.size(); ++i) q[i] = bad[i] ? 1 : 0;
@@ -54,19 +62,21 @@ EditDataset load_training_data(const TrainRunOptions& opt, Communicator& comm) {
     const int32_t* p = sum.data_ptr<int32_t>();
     for (size_t i = 0; i < bad.size(); ++i) bad[i] = p[i] > 0 ? 1 : 0;
   };
+  const std::string other_failed = concat(
+      "dataset ", opt.data, ": the data validation failed on another rank (see its message)");
   std::optional<EditDataset> all;
-  std::string error;
+  std::exception_ptr failure;
   try {
     all = EditDataset::load(opt.data, dopts);
-  } catch (const Error& e) {
-    error = e.what();
+  } catch (const OtherRankFailed&) {
+    throw_error(other_failed);
+  } catch (...) {
+    failure = std::current_exception();
   }
-  // A rank whose own shard is clean must not sit in the next collective while another rank
-  // failed: every rank learns whether any failed and then fails too.
-  if (comm.world_size() > 1 && comm.all_reduce_max(error.empty() ? 0.0 : 1.0) > 0 && error.empty())
-    throw_error("dataset ", opt.data,
-                ": the data validation failed on another rank (see its message)");
-  if (!error.empty()) throw Error(error);
+  // Matches the failed rank's all-reduce whether the others are past the combine or still in it.
+  if (comm.world_size() > 1 && comm.all_reduce_max(failure ? 1.0 : 0.0) > 0 && !failure)
+    throw_error(other_failed);
+  if (failure) std::rethrow_exception(failure);
   const auto& problems = all->report().problems;
   if (!opt.quiet && !problems.empty()) {
     if (comm.is_main())

@@ -49,7 +49,7 @@ CliRun run(const std::string& args, const std::string& env = "") {
 }
 
 // Both ranks at once (their output is small: --quiet, so the pipes never fill up).
-std::pair<CliRun, CliRun> run_two_ranks(const std::string& args) {
+std::pair<CliRun, CliRun> run_two_ranks(const std::string& args0, const std::string& args1) {
   int port = 0;
   {
     const int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -68,11 +68,15 @@ std::pair<CliRun, CliRun> run_two_ranks(const std::string& args) {
                             " MASTER_ADDR=127.0.0.1 MASTER_PORT=", port,
                             " EDITCLIP_DIST_TIMEOUT=120");
   };
-  FILE* p0 = popen(command(args, env(0)).c_str(), "r");
-  FILE* p1 = popen(command(args, env(1)).c_str(), "r");
+  FILE* p0 = popen(command(args0, env(0)).c_str(), "r");
+  FILE* p1 = popen(command(args1, env(1)).c_str(), "r");
   CliRun r0 = finish_command(p0);
   CliRun r1 = finish_command(p1);
   return {r0, r1};
+}
+
+std::pair<CliRun, CliRun> run_two_ranks(const std::string& args) {
+  return run_two_ranks(args, args);
 }
 
 std::map<std::string, at::Tensor> load(const fs::path& p) {
@@ -506,6 +510,14 @@ TEST_F(TrainingCli, BadDataGivesItsErrors) {
     EXPECT_TRUE(contains(r0.output, "[rank 0] manifest.jsonl:25")) << r0.output;
     EXPECT_TRUE(contains(r1.output, "[rank 1] manifest.jsonl:26")) << r1.output;
     EXPECT_EQ(editclip::read_json_file((dir("two") / "run.json").string())["data"]["train"], 24);
+    // A rank that fails before the ranks combine their checks (here: its manifest is missing)
+    // stops the other one at once instead of leaving it in a collective until the timeout.
+    const std::string good = two + " --skip-bad --out " + q(dir("three"));
+    std::tie(r0, r1) = run_two_ranks(good, good + " --data " + q(data / "missing.jsonl"));
+    EXPECT_EQ(r0.status, 1) << r0.output;
+    EXPECT_EQ(r1.status, 1) << r1.output;
+    EXPECT_TRUE(contains(r0.output, "failed on another rank")) << r0.output;
+    EXPECT_TRUE(contains(r1.output, "missing.jsonl")) << r1.output;
   }
 
   // A second run into the same folder needs --resume; --resume needs a checkpoint.
