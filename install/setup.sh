@@ -127,7 +127,7 @@ fi
 gimp_flags=(-DEDITCLIP_WITH_GIMP=OFF)
 [[ $WITH_GIMP == 1 ]] && gimp_flags=(-DEDITCLIP_WITH_GIMP=ON "-DEDITCLIP_GIMP_PLUGIN_DIR=${PLUGIN_DIR}")
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
-      -DEDITCLIP_BUILD_TESTS=ON "${gimp_flags[@]}"
+      -DEDITCLIP_BUILD_TESTS=OFF "${gimp_flags[@]}"
 cmake --build "$BUILD" -j"$(nproc)"
 # The CLI, its library and the shipped configs (install() rules without a component), then the
 # plug-in (component gimp_plugin) once its destination is ready.

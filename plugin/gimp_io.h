@@ -38,8 +38,8 @@ struct QueryLayer {
   FloatImage original;             // box pixels, straight RGBA, sRGB-encoded
   std::vector<float> mask;         // selection weights for box, empty = no selection
   bool gray = false;               // gray image: the result layer is GRAYA
-  // How the query is composited; the result layer gets the same, so that where the model
-  // changed nothing the image looks as before.
+  // How the query is composited; the result layer gets the same, so that it stands in for the
+  // query: with the query hidden, the image looks as before where the model changed nothing.
   double opacity = 100.0;
   GimpLayerMode mode = GIMP_LAYER_MODE_NORMAL;
   GimpLayerColorSpace blend_space = GIMP_LAYER_COLOR_SPACE_AUTO;

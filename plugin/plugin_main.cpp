@@ -85,8 +85,8 @@ GimpParamDef kApplyParams[] = {
     {GIMP_PDB_INT32, S("outside-selection"),
      S("Outside the selection the new layer is: 0 transparent, 1 a copy (default 0)")},
     {GIMP_PDB_STRING, S("preset"),
-     S("Preset path(s) or saved name(s), ':'-separated, used when before-layer is -1 "
-       "(default \"\")")},
+     S("Preset path(s) or saved name(s), ':'-separated (several are averaged), used instead of "
+       "layers: before-layer and after-layer must then be -1 (default \"\")")},
     {GIMP_PDB_INT32, S("device"), S("0 settings/auto, 1 CPU, 2 GPU (default 0)")},
 };
 
