@@ -17,15 +17,18 @@ std::vector<uint8_t> read_image_file_bytes(const std::string& path);
 // Writes (replaces) the whole file; errors name the path.
 void write_image_file_bytes(const std::string& path, const void* data, size_t size);
 
-// Refuses a PNG or JPEG file that ends early, before any decoder sees it: decoders fill what is
-// missing with grey (JPEG) or print their own messages (libpng) instead of failing cleanly. PNG:
-// the chunk chain from the signature must reach IEND inside the file. JPEG: the marker segments,
-// and after each SOS its entropy-coded data (0xFF only followed by 0x00 or RST0-7), must reach
-// EOI. Bytes after IEND/EOI are allowed. Other formats, and files with neither signature, pass.
+// Refuses a PNG or JPEG file that ends early or is damaged, before any decoder sees it: decoders
+// fill what is missing with grey (JPEG) or print their own messages (libpng) instead of failing
+// cleanly. PNG: the chunk chain from the signature must reach IEND inside the file, and every
+// chunk's CRC-32 must match. JPEG: the marker segments, and after each SOS its entropy-coded data
+// (0xFF only followed by 0x00 or RST0-7), must reach EOI. Bytes after IEND/EOI are allowed. Other
+// formats, and files with neither signature, pass.
 // Error: "<path>: truncated JPEG: ... re-export or re-download it" (one line).
-void check_image_not_truncated(const std::string& path, const std::vector<uint8_t>& bytes);
+void check_image_file_intact(const std::string& path, const std::vector<uint8_t>& bytes);
 // The walks themselves: true when the file is complete.
 bool png_is_complete(const uint8_t* data, size_t size);
+// The first chunk of a PNG whose CRC-32 is wrong ("IDAT chunk at byte 57"), or "".
+std::string png_first_bad_checksum(const uint8_t* data, size_t size);
 bool jpeg_is_complete(const uint8_t* data, size_t size);
 
 // A sample of a `max_value`-scaled image (255, 65535, 1.0 for float) as 8 bits, rounded; NaN and

@@ -33,7 +33,7 @@ double sample(const cv::Mat& m, int y, int x, int c) {
 LoadedImage load_image_rgb(const std::string& path) {
   const std::vector<uint8_t> bytes = read_image_file_bytes(path);
   // Before any decoder: they would grey out the missing part or print messages of their own.
-  check_image_not_truncated(path, bytes);
+  check_image_file_intact(path, bytes);
   cv::Mat decoded;
   if (!bytes.empty()) {
     try {

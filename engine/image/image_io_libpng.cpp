@@ -329,7 +329,7 @@ const char* other_format(const std::vector<uint8_t>& b) {
 LoadedImage load_image_rgb(const std::string& path) {
   const std::vector<uint8_t> bytes = read_image_file_bytes(path);
   // Before any decoder: they would grey out the missing part or print messages of their own.
-  check_image_not_truncated(path, bytes);
+  check_image_file_intact(path, bytes);
   CodecState state;
   state.src = bytes.data();
   state.size = bytes.size();

@@ -434,6 +434,25 @@ TEST(ImageTruncation, JpegCutInHalfIsRefusedAndTrailingBytesAreFine) {
   EXPECT_TRUE(load_image_rgb(tmp.file("tail.jpg")).rgb.equal(whole));
 }
 
+TEST(ImageTruncation, PngWithADamagedByteIsOneLineNamingTheChunk) {
+  SKIP_WITHOUT_CODECS();
+  TempDir tmp;
+  save_image(tmp.file("whole.png"), pattern_u8({40, 48, 3}, 2));
+  std::string bytes = file_bytes(tmp.file("whole.png"));
+  ASSERT_EQ(png_first_bad_checksum(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+            "");
+  const size_t idat = bytes.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  bytes[idat + 10] = static_cast<char>(bytes[idat + 10] ^ 0x40);  // inside the compressed data
+  put_bytes(tmp.file("damaged.png"), bytes);
+  const auto [err, printed] = load_error_and_stderr(tmp.file("damaged.png"));
+  EXPECT_EQ(err.rfind(tmp.file("damaged.png") + ": corrupt PNG: the IDAT chunk at byte ", 0), 0u)
+      << err;
+  EXPECT_TRUE(contains(err, "fails its checksum")) << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  EXPECT_EQ(printed, "");
+}
+
 // The marker walk on hand-made streams (no decoder involved).
 TEST(ImageTruncation, JpegMarkerWalk) {
   const std::vector<uint8_t> soi = {0xFF, 0xD8};
@@ -473,7 +492,7 @@ TEST(ImageTruncation, PngChunkWalk) {
     for (int s : {24, 16, 8, 0}) png.push_back(static_cast<uint8_t>(n >> s));
     png.insert(png.end(), type, type + 4);
     png.insert(png.end(), data.begin(), data.end());
-    for (int i = 0; i < 4; ++i) png.push_back(0);  // CRC: not checked by the walk
+    for (int i = 0; i < 4; ++i) png.push_back(0);  // CRC: not checked by this walk
   };
   chunk("IHDR", std::vector<uint8_t>(13, 1));
   chunk("IDAT", std::vector<uint8_t>(100, 7));
