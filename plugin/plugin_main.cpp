@@ -193,8 +193,9 @@ void query() {
   install(kSettings, "Where the EditCLIP model weights are",
           "Shows (interactive) or sets (non-interactive; \"\" keeps a value) the model folders "
           "and device in the settings file shared with the editclip CLI "
-          "($EDITCLIP_SETTINGS or ~/.config/editclip/settings.json). Environment variables "
-          "EDITCLIP_CLIP_DIR, EDITCLIP_EDITOR_DIR, EDITCLIP_DEVICE override the file.",
+          "($EDITCLIP_SETTINGS, else $XDG_CONFIG_HOME/editclip/settings.json, else "
+          "~/.config/editclip/settings.json). Environment variables EDITCLIP_CLIP_DIR, "
+          "EDITCLIP_EDITOR_DIR, EDITCLIP_DEVICE override the file.",
           "Se_ttings...", "", kSettingsParams, count(kSettingsParams), kSettingsReturns,
           count(kSettingsReturns));
 }
