@@ -10,6 +10,7 @@ PACKAGES=(
   libglib2.0-dev                      # Unicode tables for the tokenizer
   nlohmann-json3-dev libgtest-dev
   libgloo-dev                         # c10d's Gloo backend: data-parallel training on CPU
+  python3-minimal                     # tests only: a stdlib check that exported .pt files load
 )
 # The GIMP 2.10 plug-in and its headless tests (gimp-console); GUI GIMP under Xvfb with a D-Bus
 # session (xvfb-run, xauth, dbus-run-session) for the dialog tests and screenshots.
