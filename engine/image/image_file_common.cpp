@@ -1,7 +1,6 @@
 #include "engine/image/image_file_common.h"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -9,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "engine/core/crc32.h"
 #include "engine/core/error.h"
 
 namespace editclip {
@@ -82,22 +82,6 @@ bool is_rst(uint8_t marker) {
   return marker >= 0xD0 && marker <= 0xD7;
 }
 
-// CRC-32 as PNG defines it (ISO 3309, reflected polynomial 0xEDB88320).
-uint32_t png_crc(const uint8_t* data, size_t size) {
-  static const auto table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t n = 0; n < 256; ++n) {
-      uint32_t c = n;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[n] = c;
-    }
-    return t;
-  }();
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = 0; i < size; ++i) c = table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
-
 }  // namespace
 
 std::string png_first_bad_checksum(const uint8_t* data, size_t size) {
@@ -107,7 +91,7 @@ std::string png_first_bad_checksum(const uint8_t* data, size_t size) {
     const uint64_t length = read_u32_be(data + pos);
     if (length > size - pos - 12) return {};  // truncated: reported by png_is_complete
     const uint8_t* type = data + pos + 4;
-    if (png_crc(type, 4 + length) != read_u32_be(type + 4 + length))
+    if (crc32(type, 4 + length) != read_u32_be(type + 4 + length))
       return concat(std::string(reinterpret_cast<const char*>(type), 4), " chunk at byte ", pos);
     if (std::memcmp(type, "IEND", 4) == 0) return {};
     pos += 12 + length;

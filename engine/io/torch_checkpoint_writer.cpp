@@ -1,12 +1,12 @@
 #include "engine/io/torch_checkpoint_writer.h"
 
-#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 
+#include "engine/core/crc32.h"
 #include "engine/core/error.h"
 
 namespace fs = std::filesystem;
@@ -40,21 +40,6 @@ const char* storage_class(at::ScalarType t) {
     default:
       return nullptr;
   }
-}
-
-uint32_t crc32(const std::string& data) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char b : data) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
 }
 
 // Pickle protocol 2, only the opcodes a state dict needs (no memo: every object is used once).
@@ -115,7 +100,8 @@ class ZipWriter {
   void add(const std::string& name, const std::string& data) {
     if (offset_ + data.size() + 1024 > 0xFFFFFFF0ull)
       throw_error(path_, ": the checkpoint would exceed 4 GiB; write safetensors instead");
-    Entry e{name, crc32(data), static_cast<uint32_t>(data.size()), static_cast<uint32_t>(offset_)};
+    Entry e{name, crc32(data.data(), data.size()), static_cast<uint32_t>(data.size()),
+            static_cast<uint32_t>(offset_)};
     // Pad the local header's extra field so the data starts on a 64-byte boundary, as PyTorch's
     // writer does (readers may then map tensors in place).
     const uint64_t header_end = offset_ + 30 + name.size() + 4;
