@@ -388,8 +388,9 @@ void save_image(const std::string& path, const at::Tensor& hwc_u8) {
   const int h = static_cast<int>(src.size(0)), w = static_cast<int>(src.size(1));
   CodecState state;
 
-  if (jpeg) {
 #ifdef EDITCLIP_JPEG_CODEC
+  // (Without a JPEG codec check_image_save_extension has refused .jpg already.)
+  if (jpeg) {
     unsigned char* buffer = nullptr;
     unsigned long size = 0;
     const bool ok = encode_jpeg(&state, src.data_ptr<uint8_t>(), h, w, channels, &buffer, &size);
@@ -405,11 +406,8 @@ void save_image(const std::string& path, const at::Tensor& hwc_u8) {
     }
     std::free(buffer);
     return;
-#else
-    throw_error(path,
-                ": writing JPEG needs OpenCV or libjpeg (this build has neither): save as .png");
-#endif
   }
+#endif
 
   // Writing has none of the reader's gamma pitfalls (8-bit sRGB in and out), so the simplified
   // API does it.
